@@ -1,0 +1,226 @@
+// The checkpoint store: per file identity, the offset just past the last
+// line of the contiguous run Kafka acknowledged, with the content signature
+// that lets a restart trust it. Persisted as versioned JSON, atomically:
+// write a temp file, fsync it, rename it over the old one, fsync the
+// directory. A crash leaves either the old or the new file, never a mix.
+//
+// A checkpoint file that cannot be parsed is moved aside (never deleted, never
+// a crash loop) and the agent starts as if it had none; that is logged as an
+// error and counted.
+
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import type pino from 'pino';
+import { CheckpointError, errnoCode, errorMessage } from '../errors.ts';
+import type { Metrics } from '../metrics.ts';
+
+export const CHECKPOINT_FILE = 'checkpoints.json';
+const FORMAT_VERSION = 1;
+
+export interface CheckpointEntry {
+  /** Path the file was last seen at (informational: identity is the key). */
+  readonly path: string;
+  readonly offset: number;
+  readonly head: { readonly length: number; readonly sha256: string };
+  /** Base64 of up to 32 bytes just before `offset`. */
+  readonly tail: string;
+  /** Epoch ms of the last time the file was seen open or on disk. */
+  readonly seenAt: number;
+}
+
+interface CheckpointFile {
+  version: number;
+  files: Record<string, CheckpointEntry>;
+}
+
+export interface CheckpointStoreOptions {
+  dir: string;
+  logger: pino.Logger;
+  metrics?: Metrics;
+  now?: () => number;
+}
+
+export class CheckpointStore {
+  readonly dir: string;
+  readonly path: string;
+  private readonly logger: pino.Logger;
+  private readonly metrics: Metrics | undefined;
+  private readonly now: () => number;
+  private entries = new Map<string, CheckpointEntry>();
+  private dirty = false;
+  private writing: Promise<void> | undefined;
+
+  constructor(options: CheckpointStoreOptions) {
+    this.dir = options.dir;
+    this.path = join(options.dir, CHECKPOINT_FILE);
+    this.logger = options.logger;
+    this.metrics = options.metrics;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Loads the file; a missing file is an empty store, a corrupt one is moved aside. */
+  async load(): Promise<void> {
+    try {
+      await mkdir(this.dir, { recursive: true });
+    } catch (err) {
+      throw new CheckpointError('CHECKPOINT_IO', `cannot create checkpoint directory ${this.dir}: ${errorMessage(err)}`, err);
+    }
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return;
+      throw new CheckpointError('CHECKPOINT_IO', `cannot read checkpoint file ${this.path}: ${errorMessage(err)}`, err);
+    }
+    try {
+      this.entries = parseCheckpointFile(text);
+    } catch (err) {
+      const aside = `${this.path}.corrupt-${this.now()}`;
+      this.metrics?.checkpointErrors.inc({ kind: 'corrupt' });
+      this.logger.error(
+        { file: this.path, movedTo: aside, err: errorMessage(err) },
+        'checkpoint file is corrupt; moved aside, starting without checkpoints',
+      );
+      await rename(this.path, aside).catch((renameErr: unknown) => {
+        throw new CheckpointError('CHECKPOINT_IO', `cannot move corrupt checkpoint file ${this.path} aside: ${errorMessage(renameErr)}`, renameErr);
+      });
+      this.entries = new Map();
+    }
+  }
+
+  /** Loads for inspection: a missing or corrupt file is reported, nothing is moved or created. */
+  async loadReadOnly(): Promise<void> {
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return;
+      throw new CheckpointError('CHECKPOINT_IO', `cannot read checkpoint file ${this.path}: ${errorMessage(err)}`, err);
+    }
+    try {
+      this.entries = parseCheckpointFile(text);
+    } catch (err) {
+      throw new CheckpointError('CHECKPOINT_CORRUPT', `checkpoint file ${this.path} is corrupt: ${errorMessage(err)}`, err);
+    }
+  }
+
+  get(key: string): CheckpointEntry | undefined {
+    return this.entries.get(key);
+  }
+
+  keys(): IterableIterator<string> {
+    return this.entries.keys();
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  set(key: string, entry: CheckpointEntry): void {
+    const old = this.entries.get(key);
+    if (
+      old &&
+      old.offset === entry.offset &&
+      old.path === entry.path &&
+      old.tail === entry.tail &&
+      old.head.length === entry.head.length &&
+      old.head.sha256 === entry.head.sha256 &&
+      entry.seenAt - old.seenAt < 60_000
+    ) {
+      return;
+    }
+    this.entries.set(key, entry);
+    this.dirty = true;
+  }
+
+  delete(key: string): void {
+    if (this.entries.delete(key)) this.dirty = true;
+  }
+
+  /** Removes entries of files not seen for `maxAgeMs`, except the keys in `live`. */
+  prune(maxAgeMs: number, live: ReadonlySet<string>): number {
+    const cutoff = this.now() - maxAgeMs;
+    let removed = 0;
+    for (const [key, entry] of this.entries) {
+      if (!live.has(key) && entry.seenAt < cutoff) {
+        this.entries.delete(key);
+        removed++;
+      }
+    }
+    if (removed > 0) this.dirty = true;
+    return removed;
+  }
+
+  /** Writes the store if it changed since the last write. Concurrent calls share one write. */
+  async persist(): Promise<void> {
+    while (this.writing) await this.writing;
+    if (!this.dirty) return;
+    this.dirty = false;
+    const snapshot: CheckpointFile = { version: FORMAT_VERSION, files: Object.fromEntries(this.entries) };
+    this.writing = this.writeAtomically(JSON.stringify(snapshot)).catch((err: unknown) => {
+      this.dirty = true;
+      this.metrics?.checkpointErrors.inc({ kind: 'write' });
+      throw new CheckpointError('CHECKPOINT_IO', `cannot write checkpoint file ${this.path}: ${errorMessage(err)}`, err);
+    });
+    try {
+      await this.writing;
+      this.metrics?.checkpointWrites.inc();
+    } finally {
+      this.writing = undefined;
+    }
+  }
+
+  private async writeAtomically(text: string): Promise<void> {
+    const tmp = `${this.path}.tmp`;
+    const file = await open(tmp, 'w', 0o644);
+    try {
+      await file.writeFile(text, 'utf8');
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(tmp, this.path);
+    const dir = await open(this.dir, 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
+}
+
+export function parseCheckpointFile(text: string): Map<string, CheckpointEntry> {
+  const data = JSON.parse(text) as unknown;
+  if (typeof data !== 'object' || data === null) throw new Error('not a JSON object');
+  const { version, files } = data as Partial<CheckpointFile>;
+  if (version !== FORMAT_VERSION) throw new Error(`unsupported version ${String(version)} (expected ${FORMAT_VERSION})`);
+  if (typeof files !== 'object' || files === null) throw new Error('"files" is not an object');
+  const entries = new Map<string, CheckpointEntry>();
+  for (const [key, value] of Object.entries(files)) {
+    if (!/^\d+:\d+$/.test(key)) throw new Error(`bad file identity "${key}"`);
+    const e = value as Partial<CheckpointEntry> | null;
+    if (
+      typeof e !== 'object' ||
+      e === null ||
+      typeof e.path !== 'string' ||
+      !Number.isSafeInteger(e.offset) ||
+      (e.offset as number) < 0 ||
+      typeof e.tail !== 'string' ||
+      typeof e.seenAt !== 'number' ||
+      typeof e.head !== 'object' ||
+      e.head === null ||
+      !Number.isSafeInteger(e.head.length) ||
+      typeof e.head.sha256 !== 'string'
+    ) {
+      throw new Error(`bad entry for "${key}"`);
+    }
+    entries.set(key, {
+      path: e.path,
+      offset: e.offset as number,
+      head: { length: e.head.length, sha256: e.head.sha256 },
+      tail: e.tail,
+      seenAt: e.seenAt,
+    });
+  }
+  return entries;
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// Command line entry: `logagent [run] | consume | check-config | checkpoints`.
+// Exit codes: 0 success, 1 runtime failure, 2 bad configuration or usage.
+
+import { ConfigError, errorMessage, UsageError } from './errors.ts';
+
+const USAGE = `usage: logagent [command] [options]
+
+commands:
+  run            tail the configured files and produce every line to Kafka (default)
+  consume        print messages of a topic: --topic T [--brokers B] [--from-beginning]
+                 [--group G] [--max-messages N] [--timeout-ms T] [--json]
+  check-config   validate the configuration and print it (secrets redacted)
+  checkpoints    dry run of a restart: per file, where reading would resume
+
+common options:
+  --config FILE  YAML or JSON configuration file; environment variables override it
+  -h, --help     this text
+
+Configuration keys and their environment variables: see README.md.`;
+
+async function main(argv: string[]): Promise<number> {
+  const first = argv[0];
+  const command = first === undefined || first.startsWith('-') ? 'run' : first;
+  const args = first === command ? argv.slice(1) : argv;
+  if (args.includes('-h') || args.includes('--help') || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  switch (command) {
+    case 'run':
+      return (await import('./commands/run.ts')).runCommand(args);
+    case 'consume':
+      return (await import('./commands/consume.ts')).consumeCommand(args);
+    case 'check-config':
+      return (await import('./commands/check-config.ts')).checkConfigCommand(args);
+    case 'checkpoints':
+      return (await import('./commands/checkpoints.ts')).checkpointsCommand(args);
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`logagent: ${err.message}\n`);
+      process.exitCode = 2;
+    } else if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`logagent: ${errorMessage(err)}\n\n${USAGE}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`logagent: ${errorMessage(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,95 @@
+// `logagent checkpoints`: a dry run of a restart. For each file the
+// configuration matches: its identity, size, saved offset and what a restart
+// would do. Reads the checkpoint file; changes nothing.
+
+import { open } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { CheckpointStore } from '../checkpoint/store.ts';
+import { PathMatcher } from '../input/discovery.ts';
+import { planFor } from '../input/file-input.ts';
+import { isMissing, statHandle } from '../input/identity.ts';
+import { configFromArgs } from './options.ts';
+
+interface Row {
+  path: string;
+  identity: string;
+  size: number;
+  checkpoint: number | null;
+  action: string;
+  offset: number;
+  reason: string;
+}
+
+export async function checkpointsCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, strict: true, options: { config: { type: 'string' }, json: { type: 'boolean', default: false } } });
+  const config = configFromArgs(values);
+  const store = new CheckpointStore({ dir: config.checkpoint.dir, logger: pino({ level: 'silent' }) });
+  await store.loadReadOnly();
+
+  const rows: Row[] = [];
+  const seen = new Set<string>();
+  for (const input of config.inputs) {
+    for (const path of await new PathMatcher(input.paths, input.exclude).list()) {
+      let handle;
+      try {
+        handle = await open(path, 'r');
+      } catch (err) {
+        if (isMissing(err)) continue;
+        rows.push({ path, identity: '-', size: 0, checkpoint: null, action: 'skip', offset: 0, reason: `cannot open: ${(err as Error).message}` });
+        continue;
+      }
+      try {
+        const facts = await statHandle(handle);
+        if (seen.has(facts.key)) continue;
+        seen.add(facts.key);
+        const plan = await planFor(handle, facts.key, facts.size, true, input.startAt, store);
+        rows.push({
+          path,
+          identity: facts.key,
+          size: facts.size,
+          checkpoint: store.get(facts.key)?.offset ?? null,
+          action: plan.action,
+          offset: plan.offset,
+          reason: plan.reason,
+        });
+      } finally {
+        await handle.close();
+      }
+    }
+  }
+  for (const key of store.keys()) {
+    if (seen.has(key)) continue;
+    const entry = store.get(key);
+    if (!entry) continue;
+    rows.push({
+      path: entry.path,
+      identity: key,
+      size: 0,
+      checkpoint: entry.offset,
+      action: 'none',
+      offset: entry.offset,
+      reason: 'not matched now (rotated away or deleted); kept until pruned',
+    });
+  }
+
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ checkpointFile: store.path, files: rows }, null, 2)}\n`);
+    return 0;
+  }
+  process.stdout.write(`checkpoint file: ${store.path}\n`);
+  const header = ['PATH', 'IDENTITY', 'SIZE', 'CHECKPOINT', 'ON RESTART', 'REASON'];
+  const table = rows.map((r) => [
+    r.path,
+    r.identity,
+    String(r.size),
+    r.checkpoint === null ? '-' : String(r.checkpoint),
+    r.action === 'none' ? '-' : `${r.action} @${r.offset}`,
+    r.reason,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => (row[i] ?? '').length)));
+  for (const row of [header, ...table]) {
+    process.stdout.write(`${row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')}\n`);
+  }
+  return 0;
+}

@@ -1,0 +1,63 @@
+// The validated, immutable configuration snapshot the agent runs on. Built
+// only by loadConfig(); everything downstream trusts these types.
+
+import type { ACKS, COMPRESSIONS, LOG_LEVELS, PARTITIONERS, START_AT } from './schema.ts';
+
+export type StartAt = (typeof START_AT)[number];
+export type Acks = (typeof ACKS)[number];
+export type PartitionerName = (typeof PARTITIONERS)[number];
+export type CompressionName = (typeof COMPRESSIONS)[number];
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface KafkaConfig {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly acks: Acks;
+  readonly partitioner: PartitionerName;
+  readonly partition: number;
+  readonly compression: CompressionName;
+  readonly idempotent: boolean;
+  readonly batchMaxBytes: number;
+  readonly lingerMs: number;
+  readonly requestTimeoutMs: number;
+  readonly connectionTimeoutMs: number;
+  readonly retryMaxBackoffMs: number;
+  readonly topicCreate: boolean;
+  readonly topicPartitions: number;
+  readonly topicReplicationFactor: number;
+}
+
+export interface ReaderConfig {
+  readonly maxLineBytes: number;
+  readonly readChunkBytes: number;
+  readonly pollIntervalMs: number;
+  readonly partialLineTimeoutMs: number;
+}
+
+export interface RotatedConfig {
+  readonly quietMs: number;
+  readonly maxHoldMs: number;
+  readonly maxHoldBytes: number;
+}
+
+/** One set of files tailed to one topic. The env-only config has exactly one. */
+export interface InputConfig {
+  readonly id: string;
+  readonly topic: string;
+  readonly paths: readonly string[];
+  readonly exclude: readonly string[];
+  readonly startAt: StartAt;
+}
+
+export interface Config {
+  readonly kafka: KafkaConfig;
+  readonly inputs: readonly InputConfig[];
+  readonly reader: ReaderConfig;
+  readonly discovery: { readonly scanIntervalMs: number };
+  readonly rotated: RotatedConfig;
+  readonly inflightMaxBytes: number;
+  readonly checkpoint: { readonly dir: string; readonly intervalMs: number; readonly pruneAfterMs: number };
+  readonly shutdown: { readonly quietMs: number; readonly deadlineMs: number };
+  readonly http: { readonly port: number; readonly host: string };
+  readonly logLevel: LogLevel;
+}

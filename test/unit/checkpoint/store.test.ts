@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import pino from 'pino';
+import { CheckpointStore, CHECKPOINT_FILE } from '../../../src/checkpoint/store.ts';
+import { Metrics } from '../../../src/metrics.ts';
+
+const logger = pino({ level: 'silent' });
+const entry = (offset: number, seenAt = 1000) => ({ path: '/logs/a.log', offset, head: { length: 4, sha256: 'ab' }, tail: 'eA==', seenAt });
+
+test('entries survive a persist and a reload', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'logagent-cp-'));
+  const a = new CheckpointStore({ dir, logger });
+  await a.load();
+  a.set('1:2', entry(42));
+  await a.persist();
+  const b = new CheckpointStore({ dir, logger });
+  await b.load();
+  assert.deepEqual(b.get('1:2'), entry(42));
+  assert.deepEqual(readdirSync(dir), [CHECKPOINT_FILE], 'no temp file is left behind');
+});
+
+test('an unchanged store is not written again', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'logagent-cp-'));
+  const metrics = new Metrics();
+  const s = new CheckpointStore({ dir, logger, metrics });
+  await s.load();
+  s.set('1:2', entry(1));
+  await s.persist();
+  s.set('1:2', entry(1));
+  await s.persist();
+  assert.equal(metrics.checkpointWrites.get(), 1);
+});
+
+test('a corrupt checkpoint file is moved aside, counted, and the store starts empty', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'logagent-cp-'));
+  writeFileSync(join(dir, CHECKPOINT_FILE), '{"version":1,"files":{"1:2":{"path":3}}}');
+  const metrics = new Metrics();
+  const s = new CheckpointStore({ dir, logger, metrics, now: () => 77 });
+  await s.load();
+  assert.equal(s.size, 0);
+  assert.ok(existsSync(join(dir, `${CHECKPOINT_FILE}.corrupt-77`)));
+  assert.ok(!existsSync(join(dir, CHECKPOINT_FILE)));
+  assert.equal(metrics.checkpointErrors.get({ kind: 'corrupt' }), 1);
+});
+
+test('garbage that is not JSON is handled the same way', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'logagent-cp-'));
+  writeFileSync(join(dir, CHECKPOINT_FILE), '\0\0not json');
+  const s = new CheckpointStore({ dir, logger, now: () => 5 });
+  await s.load();
+  assert.equal(s.size, 0);
+  assert.equal(readFileSync(join(dir, `${CHECKPOINT_FILE}.corrupt-5`), 'latin1'), '\0\0not json');
+});
+
+test('prune removes entries not seen for the given age, but never live ones', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'logagent-cp-'));
+  const s = new CheckpointStore({ dir, logger, now: () => 10_000 });
+  s.set('1:1', entry(1, 1_000));
+  s.set('1:2', entry(1, 1_000));
+  s.set('1:3', entry(1, 9_500));
+  assert.equal(s.prune(5_000, new Set(['1:2'])), 1);
+  assert.deepEqual([...s.keys()].sort(), ['1:2', '1:3']);
+});

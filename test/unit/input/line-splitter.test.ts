@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { LineSplitter, type Line } from '../../../src/input/line-splitter.ts';
+
+const text = (lines: Line[]) => lines.map((l) => l.bytes.toString('latin1'));
+
+test('splits lines and reports the offset just past each newline', () => {
+  const s = new LineSplitter(100);
+  const lines = s.push(Buffer.from('a\nbb\n\nccc'));
+  assert.deepEqual(text(lines), ['a', 'bb', '']);
+  assert.deepEqual(
+    lines.map((l) => l.endOffset),
+    [2, 5, 6],
+  );
+  assert.equal(s.nextOffset, 9);
+  assert.equal(s.lineStartOffset, 6);
+});
+
+test('a partial line waits for its newline across chunks', () => {
+  const s = new LineSplitter(100, 10);
+  assert.deepEqual(s.push(Buffer.from('hel')), []);
+  assert.deepEqual(s.push(Buffer.from('lo')), []);
+  const [line] = s.push(Buffer.from(' world\nx'));
+  assert.equal(line?.bytes.toString(), 'hello world');
+  assert.equal(line?.endOffset, 10 + 12);
+  assert.equal(line?.partial, false);
+});
+
+test('strips one carriage return before the newline, even across a chunk boundary', () => {
+  const s = new LineSplitter(100);
+  assert.deepEqual(text(s.push(Buffer.from('a\r\nb\r'))), ['a']);
+  assert.deepEqual(text(s.push(Buffer.from('\nc\r\r\n'))), ['b', 'c\r']);
+});
+
+test('flush emits the unfinished line as partial, ending at the current offset', () => {
+  const s = new LineSplitter(100);
+  s.push(Buffer.from('done\npart'));
+  const line = s.flush();
+  assert.equal(line?.bytes.toString(), 'part');
+  assert.equal(line?.partial, true);
+  assert.equal(line?.endOffset, 9);
+  assert.equal(s.flush(), undefined);
+});
+
+test('passes invalid UTF-8 and binary bytes through unchanged', () => {
+  const s = new LineSplitter(100);
+  const bytes = Buffer.from([0xff, 0xfe, 0x00, 0xc3, 0x28, 0x0a]);
+  const [line] = s.push(bytes);
+  assert.deepEqual(line?.bytes, bytes.subarray(0, 5));
+});
+
+test('a line over maxLineBytes keeps its first maxLineBytes, is marked truncated, and the skipped bytes are counted', () => {
+  const s = new LineSplitter(4);
+  const lines = s.push(Buffer.from('ok\n0123456789\nafter\n'));
+  assert.deepEqual(text(lines), ['ok', '0123', 'afte']);
+  assert.deepEqual(
+    lines.map((l) => l.truncated),
+    [false, true, true],
+  );
+  assert.equal(lines[1]?.endOffset, 14);
+  assert.equal(s.takeSkippedBytes(), 6 + 1);
+  assert.equal(s.takeSkippedBytes(), 0);
+});
+
+test('memory held for an over-long line in progress stays at maxLineBytes', () => {
+  const s = new LineSplitter(8);
+  for (let i = 0; i < 1000; i++) s.push(Buffer.alloc(1000, 0x61));
+  assert.equal(s.pendingLength, 8);
+  const [line] = s.push(Buffer.from('\n'));
+  assert.equal(line?.bytes.length, 8);
+  assert.equal(line?.truncated, true);
+  assert.equal(line?.endOffset, 1_000_001);
+});
+
+test('reset forgets the unfinished line and restarts at the given offset', () => {
+  const s = new LineSplitter(100);
+  s.push(Buffer.from('abc'));
+  s.reset(0);
+  assert.equal(s.hasPending, false);
+  const [line] = s.push(Buffer.from('x\n'));
+  assert.equal(line?.endOffset, 2);
+});
+
+test('property: any chunking of the same bytes yields the same lines and offsets', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.stringMatching(/^[a-z\r]{0,12}$/), { maxLength: 30 }),
+      fc.boolean(),
+      fc.array(fc.nat(), { maxLength: 40 }),
+      fc.integer({ min: 1, max: 16 }),
+      (lines, trailing, cuts, maxLineBytes) => {
+        const whole = Buffer.from(lines.join('\n') + (trailing ? '\n' : ''));
+        const reference = new LineSplitter(maxLineBytes);
+        const expected = [...reference.push(whole), reference.flush()].filter((l) => l !== undefined);
+        const points = [...new Set(cuts.map((c) => c % (whole.length + 1)))].sort((a, b) => a - b);
+        const chunked = new LineSplitter(maxLineBytes);
+        const got: Line[] = [];
+        let prev = 0;
+        for (const p of [...points, whole.length]) {
+          got.push(...chunked.push(whole.subarray(prev, p)));
+          prev = p;
+        }
+        const last = chunked.flush();
+        if (last) got.push(last);
+        const view = (ls: Line[]) => ls.map((l) => [l.bytes.toString('latin1'), l.endOffset, l.truncated, l.partial]);
+        assert.deepEqual(view(got), view(expected));
+        // Offsets are strictly increasing and the last one covers the input.
+        if (got.length > 0) assert.equal(got[got.length - 1]?.endOffset, whole.length);
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});
+
+test('property: without truncation, lines joined with newlines give back the input', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 300 }), fc.array(fc.nat(), { maxLength: 20 }), (bytes, cuts) => {
+      const input = Buffer.from(bytes).map((b) => (b === 0x0d ? 0x0e : b)); // keep \r out: it is stripped on purpose
+      const s = new LineSplitter(1000);
+      const out: Buffer[] = [];
+      let prev = 0;
+      for (const p of [...cuts.map((c) => c % (input.length + 1)).sort((a, b) => a - b), input.length]) {
+        for (const l of s.push(Buffer.from(input.subarray(prev, p)))) out.push(l.bytes, Buffer.from('\n'));
+        prev = Math.max(prev, p);
+      }
+      const last = s.flush();
+      if (last) out.push(last.bytes);
+      assert.deepEqual(Buffer.concat(out), Buffer.from(input));
+    }),
+    { numRuns: 1000 },
+  );
+});
