@@ -152,7 +152,10 @@ export class Agent {
     }
     const unacknowledged = this.sink.pendingCount;
     if (!clean) {
-      this.logger.error({ unacknowledged, deadlineMs }, 'shutdown deadline reached before Kafka acknowledged every line; they are shipped again after restart');
+      this.logger.error(
+        { unacknowledged, deadlineMs },
+        'shutdown deadline reached before Kafka acknowledged every line; they are shipped again after restart',
+      );
     }
 
     // 4. Final checkpoint: covers exactly what was acknowledged.

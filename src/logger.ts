@@ -4,7 +4,7 @@
 import pino from 'pino';
 import type { LogLevel } from './config/config.ts';
 
-export function createLogger(level: LogLevel | string = 'info'): pino.Logger {
+export function createLogger(level: LogLevel = 'info'): pino.Logger {
   return pino(
     {
       level,

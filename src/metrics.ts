@@ -72,15 +72,27 @@ export class Metrics {
   readonly linesAcked = this.counter('logagent_lines_acked_total', 'Lines acknowledged by Kafka.');
   readonly linesTruncated = this.counter('logagent_lines_truncated_total', 'Lines longer than the maximum line size, shipped truncated.');
   readonly bytesSkipped = this.counter('logagent_line_bytes_skipped_total', 'Bytes cut from over-long lines.');
-  readonly partialLinesFlushed = this.counter('logagent_partial_lines_flushed_total', 'Last lines without a newline shipped after a quiet period, rotation or shutdown.');
+  readonly partialLinesFlushed = this.counter(
+    'logagent_partial_lines_flushed_total',
+    'Last lines without a newline shipped after a quiet period, rotation or shutdown.',
+  );
   readonly filesOpened = this.counter('logagent_files_opened_total', 'Files opened for reading.');
   readonly filesClosed = this.counter('logagent_files_closed_total', 'Files closed, by reason.');
-  readonly truncations = this.counter('logagent_file_truncations_total', 'Files found shorter than the read offset (copytruncate) and read again from 0.');
+  readonly truncations = this.counter(
+    'logagent_file_truncations_total',
+    'Files found shorter than the read offset (copytruncate) and read again from 0.',
+  );
   readonly rotations = this.counter('logagent_file_rotations_total', 'Files renamed or deleted while open.');
-  readonly abandonedBytes = this.counter('logagent_rotated_abandoned_bytes_total', 'Unacknowledged bytes of rotated or deleted files given up on (hold time or byte cap).');
+  readonly abandonedBytes = this.counter(
+    'logagent_rotated_abandoned_bytes_total',
+    'Unacknowledged bytes of rotated or deleted files given up on (hold time or byte cap).',
+  );
   readonly fileErrors = this.counter('logagent_file_errors_total', 'Errors reading files.');
   readonly sendErrors = this.counter('logagent_kafka_send_errors_total', 'Failed produce attempts (retried).');
-  readonly messagesTooLarge = this.counter('logagent_kafka_messages_too_large_total', 'Messages the broker rejected as too large, then split or truncated.');
+  readonly messagesTooLarge = this.counter(
+    'logagent_kafka_messages_too_large_total',
+    'Messages the broker rejected as too large, then split or truncated.',
+  );
   readonly checkpointWrites = this.counter('logagent_checkpoint_writes_total', 'Checkpoint files written.');
   readonly checkpointErrors = this.counter('logagent_checkpoint_errors_total', 'Checkpoint load or write errors.');
   readonly inflightBytes = this.gauge('logagent_inflight_bytes', 'Bytes read and not yet acknowledged.');

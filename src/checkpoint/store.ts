@@ -82,7 +82,11 @@ export class CheckpointStore {
         'checkpoint file is corrupt; moved aside, starting without checkpoints',
       );
       await rename(this.path, aside).catch((renameErr: unknown) => {
-        throw new CheckpointError('CHECKPOINT_IO', `cannot move corrupt checkpoint file ${this.path} aside: ${errorMessage(renameErr)}`, renameErr);
+        throw new CheckpointError(
+          'CHECKPOINT_IO',
+          `cannot move corrupt checkpoint file ${this.path} aside: ${errorMessage(renameErr)}`,
+          renameErr,
+        );
       });
       this.entries = new Map();
     }

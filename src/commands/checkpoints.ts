@@ -36,7 +36,15 @@ export async function checkpointsCommand(args: string[]): Promise<number> {
         handle = await open(path, 'r');
       } catch (err) {
         if (isMissing(err)) continue;
-        rows.push({ path, identity: '-', size: 0, checkpoint: null, action: 'skip', offset: 0, reason: `cannot open: ${(err as Error).message}` });
+        rows.push({
+          path,
+          identity: '-',
+          size: 0,
+          checkpoint: null,
+          action: 'skip',
+          offset: 0,
+          reason: `cannot open: ${(err as Error).message}`,
+        });
         continue;
       }
       try {

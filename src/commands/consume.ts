@@ -33,13 +33,16 @@ export async function consumeCommand(args: string[]): Promise<number> {
   const maxMessages = values['max-messages'] === undefined ? undefined : wholeNumber('--max-messages', values['max-messages']);
   const timeoutMs = wholeNumber('--timeout-ms', values['timeout-ms']);
   const group = values.group ?? `logagent-consume-${process.pid}-${Date.now()}`;
-  const logger = createLogger(process.env.LOGAGENT_LOG_LEVEL ?? 'warn');
+  const logger = createLogger('warn');
 
   registerCodecs();
   const kafka = new kafkajs.Kafka({
     clientId: 'logagent-consume',
     brokers,
-    logCreator: () => ({ log }) => logger.debug(log, 'kafkajs'),
+    logCreator:
+      () =>
+      ({ log }) =>
+        logger.debug(log, 'kafkajs'),
   });
   const consumer = kafka.consumer({ groupId: group, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
   let count = 0;

@@ -28,7 +28,7 @@ export function envNames(): Map<string, string> {
       }
     }
   };
-  walk(schema as unknown as Record<string, unknown>, '');
+  walk(schema, '');
   return names;
 }
 

@@ -156,7 +156,7 @@ export const schema = {
     doc: 'Kafka topic every line is produced to.',
     format: (value: unknown) => {
       // Empty is the default; loadConfig reports it as missing.
-    if (typeof value !== 'string' || (value !== '' && !/^[A-Za-z0-9._-]{1,249}$/.test(value))) {
+      if (typeof value !== 'string' || (value !== '' && !/^[A-Za-z0-9._-]{1,249}$/.test(value))) {
         throw new Error('must be 1-249 characters of A-Z a-z 0-9 . _ -');
       }
     },

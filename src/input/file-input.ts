@@ -180,7 +180,10 @@ export class FileInput {
       let offset = plan.offset;
       if (plan.action === 'start-at-end') offset = await lineStartBefore(handle, facts.size);
       if (plan.action === 'start-over' && plan.reason.startsWith('truncated')) this.o.metrics.truncations.inc();
-      this.logger.info({ file: path, identity: facts.key, size: facts.size, offset, action: plan.action, reason: plan.reason }, 'tailing file');
+      this.logger.info(
+        { file: path, identity: facts.key, size: facts.size, offset, action: plan.action, reason: plan.reason },
+        'tailing file',
+      );
       const reader = new FileReader({
         path,
         key: facts.key,

@@ -317,7 +317,10 @@ export class FileReader {
     const size = line.bytes.length;
     if (line.truncated) {
       this.metrics.linesTruncated.inc({ reason: 'max_line_bytes' });
-      this.logger.warn({ endOffset: line.endOffset, keptBytes: size, maxLineBytes: this.cfg.maxLineBytes }, 'line longer than LOGAGENT_MAX_LINE_BYTES; shipped truncated');
+      this.logger.warn(
+        { endOffset: line.endOffset, keptBytes: size, maxLineBytes: this.cfg.maxLineBytes },
+        'line longer than LOGAGENT_MAX_LINE_BYTES; shipped truncated',
+      );
     }
     this.sink.send({
       topic: this.topic,

@@ -21,7 +21,14 @@ function problemsOf(fn: () => unknown): string {
 
 test('env variables fill the config with their types', () => {
   const c = loadConfig({
-    env: { ...minimal, KAFKA_BROKERS: 'a:1, b:2', KAFKA_ACKS: '1', KAFKA_PARTITION: '3', KAFKA_IDEMPOTENT: 'false', LOGAGENT_START_AT: 'beginning' },
+    env: {
+      ...minimal,
+      KAFKA_BROKERS: 'a:1, b:2',
+      KAFKA_ACKS: '1',
+      KAFKA_PARTITION: '3',
+      KAFKA_IDEMPOTENT: 'false',
+      LOGAGENT_START_AT: 'beginning',
+    },
   });
   assert.deepEqual(c.kafka.brokers, ['a:1', 'b:2']);
   assert.equal(c.kafka.acks, '1');
@@ -51,7 +58,10 @@ test('topic and paths are required', () => {
 });
 
 test('a broker without a port is rejected', () => {
-  assert.match(problemsOf(() => loadConfig({ env: { ...minimal, KAFKA_BROKERS: 'kafka' } })), /KAFKA_BROKERS.*host:port/);
+  assert.match(
+    problemsOf(() => loadConfig({ env: { ...minimal, KAFKA_BROKERS: 'kafka' } })),
+    /KAFKA_BROKERS.*host:port/,
+  );
 });
 
 test('cross-key rules: a max line larger than the in-flight budget is rejected', () => {
@@ -67,7 +77,10 @@ test('a config file is read and the environment overrides it; unknown keys are e
   assert.equal(c.inputs[0]?.topic, 'from_env');
   assert.equal(c.kafka.acks, '1');
   writeFileSync(file, 'topic: t\npaths: [/a.log]\nkafka:\n  akcs: all\n');
-  assert.match(problemsOf(() => loadConfig({ env: {}, file })), /kafka\.akcs: unknown key/);
+  assert.match(
+    problemsOf(() => loadConfig({ env: {}, file })),
+    /kafka\.akcs: unknown key/,
+  );
 });
 
 test('process.env is not read behind the caller', () => {
