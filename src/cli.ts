@@ -12,6 +12,7 @@ commands:
                  [--group G] [--max-messages N] [--timeout-ms T] [--json]
   check-config   validate the configuration and print it (secrets redacted)
   checkpoints    dry run of a restart: per file, where reading would resume
+  config-doc     print the table of configuration keys (markdown)
 
 common options:
   --config FILE  YAML or JSON configuration file; environment variables override it
@@ -36,9 +37,17 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/check-config.ts')).checkConfigCommand(args);
     case 'checkpoints':
       return (await import('./commands/checkpoints.ts')).checkpointsCommand(args);
+    case 'config-doc':
+      process.stdout.write(`${(await import('./config/doc.ts')).configTableMarkdown()}\n`);
+      return 0;
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
+}
+
+function isParseArgsError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
 }
 
 main(process.argv.slice(2)).then(
@@ -49,7 +58,7 @@ main(process.argv.slice(2)).then(
     if (err instanceof ConfigError) {
       process.stderr.write(`logagent: ${err.message}\n`);
       process.exitCode = 2;
-    } else if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    } else if (err instanceof UsageError || isParseArgsError(err)) {
       process.stderr.write(`logagent: ${errorMessage(err)}\n\n${USAGE}\n`);
       process.exitCode = 2;
     } else {

@@ -5,6 +5,7 @@
 // was given and not reached).
 
 import { parseArgs } from 'node:util';
+import type { Kafka } from 'kafkajs';
 import { UsageError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
 import kafkajs from '../sink/kafkajs.ts';
@@ -65,6 +66,13 @@ export async function consumeCommand(args: string[]): Promise<number> {
     out.length = 0;
   };
 
+  // The topic may not exist yet (the agent creates it on its first delivery):
+  // wait for it as long as --timeout-ms allows.
+  if (!(await waitForTopic(kafka, topic, timeoutMs))) {
+    clearInterval(timer);
+    process.stderr.write(`topic ${topic} does not exist (waited ${timeoutMs} ms)\n`);
+    return 1;
+  }
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: values['from-beginning'] });
   await consumer.run({
@@ -97,6 +105,24 @@ export async function consumeCommand(args: string[]): Promise<number> {
   await consumer.disconnect().catch(() => undefined);
   process.stderr.write(`consumed ${count} messages from ${topic}\n`);
   return code;
+}
+
+async function waitForTopic(kafka: Kafka, topic: string, timeoutMs: number): Promise<boolean> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + timeoutMs;
+    let told = false;
+    for (;;) {
+      if ((await admin.listTopics()).includes(topic)) return true;
+      if (Date.now() >= deadline) return false;
+      if (!told) process.stderr.write(`waiting for topic ${topic} to exist\n`);
+      told = true;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 function wholeNumber(flag: string, value: string): number {

@@ -153,7 +153,7 @@ export const schema = {
     },
   },
   topic: {
-    doc: 'Kafka topic every line is produced to.',
+    doc: 'Required. Kafka topic every line is produced to.',
     format: (value: unknown) => {
       // Empty is the default; loadConfig reports it as missing.
       if (typeof value !== 'string' || (value !== '' && !/^[A-Za-z0-9._-]{1,249}$/.test(value))) {
@@ -164,7 +164,7 @@ export const schema = {
     env: 'LOGAGENT_TOPIC',
   },
   paths: {
-    doc: 'Files to tail: comma-separated paths or globs (*, **, ?, [..], {a,b}).',
+    doc: 'Required. Files to tail: comma-separated paths or globs (*, **, ?, [..], {a,b}). Symlinks are followed.',
     format: 'path-list',
     default: [] as string[],
     env: 'LOGAGENT_PATHS',
@@ -290,7 +290,7 @@ export const schema = {
     },
   },
   logLevel: {
-    doc: 'Log level of the agent own logs (JSON lines on stderr).',
+    doc: "Level of the agent's own logs (JSON lines on stderr).",
     format: LOG_LEVELS as unknown as string[],
     default: 'info',
     env: 'LOGAGENT_LOG_LEVEL',
