@@ -221,8 +221,11 @@ export class FileReader {
 
   /** One check of the file; returns true when the reader closed itself. */
   private async poll(signal: AbortSignal): Promise<boolean> {
-    const facts = await statHandle(this.handle);
+    // Path first, then descriptor: bytes written before a rename are then
+    // always visible in the fstat that follows the stat showing the rename.
+    // The other order can see "rotated" with a stale size and close early.
     const atPath = this.location === 'at-path' ? await statPath(this.path) : undefined;
+    const facts = await statHandle(this.handle);
     const state = reconcile({ ownKey: this.key, readOffset: this.readOffset, handle: facts, atPath });
     this.lastSize = facts.size;
 
@@ -248,7 +251,10 @@ export class FileReader {
         await this.abandon(`held longer than LOGAGENT_ROTATED_MAX_HOLD_MS (${this.rotatedCfg.maxHoldMs} ms)`);
         return true;
       }
-      if (atEof && quietMs >= this.rotatedCfg.quietMs) {
+      // Quiet counts from the rotation too: a writer may keep appending to
+      // the renamed file until it reopens its log.
+      const quietSinceRotation = now - Math.max(this.lastGrowthAt, this.detachedAt ?? 0);
+      if (atEof && quietSinceRotation >= this.rotatedCfg.quietMs) {
         this.flushPartial('rotated');
         if (this.tracker.pendingCount === 0) {
           await this.close('drained');
