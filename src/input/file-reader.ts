@@ -255,6 +255,9 @@ export class FileReader {
       // the renamed file until it reopens its log.
       const quietSinceRotation = now - Math.max(this.lastGrowthAt, this.detachedAt ?? 0);
       if (atEof && quietSinceRotation >= this.rotatedCfg.quietMs) {
+        // One last look: bytes that arrived since this poll's fstat are read
+        // on the next round instead of being dropped with the descriptor.
+        if ((await statHandle(this.handle)).size > this.readOffset) return false;
         this.flushPartial('rotated');
         if (this.tracker.pendingCount === 0) {
           await this.close('drained');
