@@ -27,8 +27,10 @@ export interface StartFacts {
 
 export function planStart(f: StartFacts): StartPlan {
   if (f.checkpointOffset !== undefined) {
+    if (f.checkpointOffset > f.size) {
+      return { action: 'start-over', offset: 0, reason: 'truncated since the checkpoint (shorter than the saved offset)' };
+    }
     if (!f.headMatches) return { action: 'start-over', offset: 0, reason: 'different file at the checkpointed inode' };
-    if (f.checkpointOffset > f.size) return { action: 'start-over', offset: 0, reason: 'truncated since the checkpoint' };
     if (!f.tailMatches) return { action: 'start-over', offset: 0, reason: 'content changed since the checkpoint' };
     return {
       action: 'resume',
