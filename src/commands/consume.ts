@@ -45,7 +45,14 @@ export async function consumeCommand(args: string[]): Promise<number> {
       ({ log }) =>
         logger.debug(log, 'kafkajs'),
   });
-  const consumer = kafka.consumer({ groupId: group, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
+  // disconnect() waits for the fetch in flight: with kafkajs's default long
+  // poll (5 s) the command would outlive --timeout-ms by up to 5 s.
+  const consumer = kafka.consumer({
+    groupId: group,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 1_000,
+    maxWaitTimeInMs: Math.max(100, Math.min(500, timeoutMs)),
+  });
   let count = 0;
   let lastActivity = Date.now();
   let joined = false;
