@@ -98,6 +98,21 @@ export class Metrics {
   readonly inflightBytes = this.gauge('logagent_inflight_bytes', 'Bytes read and not yet acknowledged.');
   readonly openFiles = this.gauge('logagent_open_files', 'Files open for reading.');
   readonly kafkaUp = this.gauge('logagent_kafka_connected', '1 when the last produce attempt succeeded.');
+  readonly memory = this.gauge(
+    'logagent_process_memory_bytes',
+    'Process memory by kind (rss, heap_used, heap_total, external, array_buffers).',
+  );
+
+  constructor() {
+    this.onCollect(() => {
+      const m = process.memoryUsage();
+      this.memory.set(m.rss, { kind: 'rss' });
+      this.memory.set(m.heapUsed, { kind: 'heap_used' });
+      this.memory.set(m.heapTotal, { kind: 'heap_total' });
+      this.memory.set(m.external, { kind: 'external' });
+      this.memory.set(m.arrayBuffers, { kind: 'array_buffers' });
+    });
+  }
 
   counter(name: string, help: string): Counter {
     const c = new Counter(name, help);

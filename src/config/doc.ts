@@ -24,7 +24,7 @@ export function keyDocs(): KeyDoc[] {
       }
     }
   };
-  walk(schema as unknown as Record<string, unknown>, '');
+  walk(schema, '');
   return out;
 }
 
