@@ -91,6 +91,10 @@ export class Agent {
       this.inputs.push(fileInput);
       await fileInput.start();
     }
+    // Record the start positions now: a file started at its end must not be
+    // started at its (then later) end again if the agent dies before the
+    // first interval.
+    await this.checkpointNow();
     this.checkpointTimer = setInterval(() => void this.checkpointNow(), config.checkpoint.intervalMs);
     this.started = true;
     this.logger.info(

@@ -5,7 +5,7 @@
 
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,7 +81,7 @@ export async function consumeAll(
 ): Promise<Consumed[]> {
   const { expected, timeoutMs = 60_000, settleMs = 1_500 } = options;
   await waitForTopic(topic, Math.min(timeoutMs, 30_000), options.bootstrap);
-  const consumer = kafkaClient(options.bootstrap).consumer({ groupId: `it-${randomUUID()}`, maxBytes: 50 * 1024 * 1024 });
+  const consumer = kafkaClient(options.bootstrap).consumer({ groupId: `it-${randomUUID()}`, maxBytes: 50 * 1024 * 1024, maxWaitTimeInMs: 250 });
   const out: Consumed[] = [];
   let lastAt = Date.now();
   await consumer.connect();
@@ -251,4 +251,226 @@ export function missing(counts: Map<number, number>, from: number, to: number): 
   const out: number[] = [];
   for (let i = from; i < to; i++) if (!counts.has(i)) out.push(i);
   return out;
+}
+
+/** A consumed message with its bytes as they are in Kafka (no decoding). */
+export interface RawConsumed {
+  partition: number;
+  offset: string;
+  /** CreateTime the producer set, epoch ms. */
+  timestamp: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, Buffer>;
+}
+
+function toRaw(partition: number, m: KafkaMessage): RawConsumed {
+  const headers: Record<string, Buffer> = {};
+  for (const [k, v] of Object.entries(m.headers ?? {})) {
+    if (v === undefined) continue;
+    const first = Array.isArray(v) ? v[0] : v;
+    if (first !== undefined) headers[k] = Buffer.isBuffer(first) ? first : Buffer.from(first);
+  }
+  return { partition, offset: m.offset, timestamp: Number(m.timestamp), key: m.key, value: m.value, headers };
+}
+
+/** The text view of a raw message, for tally()/missing(). */
+export function asText(m: RawConsumed): Consumed {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m.headers)) headers[k] = v.toString();
+  return { partition: m.partition, offset: m.offset, key: m.key?.toString() ?? '', value: m.value?.toString() ?? '', headers };
+}
+
+export interface LiveConsumer {
+  /** Everything consumed so far, in arrival order (grows while the consumer runs). */
+  readonly messages: RawConsumed[];
+  /** Waits until `pred` holds over what arrived, or fails after `timeoutMs`. */
+  waitUntil(pred: (messages: RawConsumed[]) => boolean, timeoutMs: number, what: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A consumer that reads the topic from the beginning in the background, for
+ * tests that must watch what arrived while they act. Waits for the topic to
+ * exist first (so it never auto-creates it). Stopped by stop() or t.after.
+ */
+export async function startConsumer(
+  t: TestContext,
+  topic: string,
+  options: { topicTimeoutMs?: number; bootstrap?: string } = {},
+): Promise<LiveConsumer> {
+  await waitForTopic(topic, options.topicTimeoutMs ?? 30_000, options.bootstrap);
+  const consumer = kafkaClient(options.bootstrap).consumer({ groupId: `it-${randomUUID()}`, maxBytes: 50 * 1024 * 1024, maxWaitTimeInMs: 250 });
+  const messages: RawConsumed[] = [];
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => (stopped ??= consumer.disconnect());
+  t.after(stop);
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      for (const m of batch.messages) messages.push(toRaw(batch.partition, m));
+    },
+  });
+  return {
+    messages,
+    waitUntil: (pred, timeoutMs, what) => waitFor(() => pred(messages), timeoutMs, what),
+    stop,
+  };
+}
+
+/** consumeAll with the raw bytes of every message (Buffers, never decoded). */
+export async function consumeAllRaw(
+  t: TestContext,
+  topic: string,
+  options: { expected: number; timeoutMs?: number; settleMs?: number; bootstrap?: string },
+): Promise<RawConsumed[]> {
+  const { expected, timeoutMs = 60_000, settleMs = 1_500 } = options;
+  const live = await startConsumer(t, topic, {
+    topicTimeoutMs: Math.min(timeoutMs, 30_000),
+    ...(options.bootstrap ? { bootstrap: options.bootstrap } : {}),
+  });
+  let count = -1;
+  let lastAt = Date.now();
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while (Date.now() < deadline) {
+      if (live.messages.length !== count) {
+        count = live.messages.length;
+        lastAt = Date.now();
+      }
+      if (count >= expected && Date.now() - lastAt >= settleMs) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await live.stop();
+  }
+  return live.messages;
+}
+
+/** The lines `${prefix}${i}` for i in [from, to), without terminators. */
+export function numbered(from: number, to: number, prefix = 'line-'): string[] {
+  return Array.from({ length: to - from }, (_, i) => `${prefix}${from + i}`);
+}
+
+/** Partition count of a topic, from the broker's metadata. */
+export async function partitionCount(topic: string, bootstrap = brokers()): Promise<number> {
+  const admin = kafkaClient(bootstrap).admin();
+  await admin.connect();
+  try {
+    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+    return topics[0]?.partitions.length ?? 0;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Whether the topic exists, without creating it (listTopics never auto-creates). */
+export async function topicExists(topic: string, bootstrap = brokers()): Promise<boolean> {
+  const admin = kafkaClient(bootstrap).admin();
+  await admin.connect();
+  try {
+    return (await admin.listTopics()).includes(topic);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Java's org.apache.kafka.common.utils.Utils.murmur2, ported line by line
+ * (32-bit wrapping multiplication via Math.imul), so tests check partition
+ * choices against the Java client's algorithm and not against kafkajs.
+ */
+export function javaMurmur2(data: Buffer): number {
+  const m = 0x5bd1e995;
+  let h = 0x9747b28c ^ data.length;
+  const length4 = data.length >> 2;
+  for (let i = 0; i < length4; i++) {
+    const i4 = i * 4;
+    let k = (data[i4] ?? 0) | ((data[i4 + 1] ?? 0) << 8) | ((data[i4 + 2] ?? 0) << 16) | ((data[i4 + 3] ?? 0) << 24);
+    k = Math.imul(k, m);
+    k ^= k >>> 24;
+    k = Math.imul(k, m);
+    h = Math.imul(h, m);
+    h ^= k;
+  }
+  const tail = data.length & ~3;
+  const rest = data.length % 4;
+  if (rest === 3) h ^= (data[tail + 2] ?? 0) << 16;
+  if (rest >= 2) h ^= (data[tail + 1] ?? 0) << 8;
+  if (rest >= 1) {
+    h ^= data[tail] ?? 0;
+    h = Math.imul(h, m);
+  }
+  h ^= h >>> 13;
+  h = Math.imul(h, m);
+  h ^= h >>> 15;
+  return h | 0;
+}
+
+/** The partition the Java producer's default partitioner picks for a keyed record. */
+export function javaPartition(key: string, partitions: number): number {
+  return (javaMurmur2(Buffer.from(key, 'utf8')) & 0x7fffffff) % partitions;
+}
+
+/** Path of the kcat (or older kafkacat) binary, or undefined when neither is installed. */
+export function kcatPath(): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    for (const name of ['kcat', 'kafkacat']) {
+      const path = join(dir, name);
+      if (dir !== '' && existsSync(path)) return path;
+    }
+  }
+  return undefined;
+}
+
+/** Reads a whole topic with kcat (librdkafka: a second, non-kafkajs client); returns the values' bytes, in order per partition. */
+export async function kcatValues(kcat: string, topic: string, bootstrap = brokers()): Promise<Buffer[]> {
+  const { stdout } = await promisify(execFile)(kcat, ['-C', '-b', bootstrap, '-t', topic, '-e', '-q', '-f', '%s\n'], {
+    timeout: 60_000,
+    maxBuffer: 256 * 1024 * 1024,
+    encoding: 'buffer',
+  });
+  const values: Buffer[] = [];
+  for (let start = 0; start < stdout.length;) {
+    const end = stdout.indexOf(0x0a, start);
+    if (end === -1) break;
+    values.push(stdout.subarray(start, end));
+    start = end + 1;
+  }
+  return values;
+}
+
+const CODEC_NAMES = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
+
+/**
+ * The compression codecs of the record batches the local broker stored for a
+ * topic, read from its log segments (batch attributes, low 3 bits), or
+ * undefined when the broker's data directory is not on this machine.
+ */
+export function storedCodecs(topic: string): Set<string> | undefined {
+  const runDir = process.env.KAFKA_LOCAL_DIR ?? join(ROOT, '.run', 'kafka');
+  if (!existsSync(runDir)) return undefined;
+  const codecs = new Set<string>();
+  let found = false;
+  for (const node of readdirSync(runDir)) {
+    const dataDir = join(runDir, node, 'data');
+    if (!existsSync(dataDir)) continue;
+    for (const partitionDir of readdirSync(dataDir)) {
+      if (!new RegExp(`^${topic.replace(/[.]/g, '\\.')}-\\d+$`).test(partitionDir)) continue;
+      for (const file of readdirSync(join(dataDir, partitionDir))) {
+        if (!file.endsWith('.log')) continue;
+        found = true;
+        const segment = readFileSync(join(dataDir, partitionDir, file));
+        // Record batch v2: baseOffset int64, batchLength int32, leaderEpoch int32, magic int8, crc int32, attributes int16.
+        for (let pos = 0; pos + 23 <= segment.length;) {
+          const batchLength = segment.readInt32BE(pos + 8);
+          if (batchLength <= 0) break;
+          codecs.add(CODEC_NAMES[segment.readInt16BE(pos + 21) & 0x7] ?? 'unknown');
+          pos += 12 + batchLength;
+        }
+      }
+    }
+  }
+  return found ? codecs : undefined;
 }
