@@ -6,12 +6,15 @@
 //    the batch size: ~12.5 M element copies for a 1 MiB batch of 200-byte
 //    lines. A linear version with the same result is put in require's cache
 //    first, so kafkajs's sendMessages picks it up.
-// 2. On Node >= 24 kafkajs schedules timers with negative delays, which Node
+// 2. kafkajs's per-record encoder is replaced by one that writes a record in
+//    one pass into one buffer (see record-encoder.ts), same bytes.
+// 3. On Node >= 24 kafkajs schedules timers with negative delays, which Node
 //    clamps to 1 ms (what kafkajs relied on) while printing a
 //    TimeoutNegativeWarning. Harmless, so it is kept out of operators' logs;
 //    every other warning is still printed.
 
 import { createRequire, Module } from 'node:module';
+import { createRecordEncoder } from './record-encoder.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -40,6 +43,15 @@ if (!require.cache[groupPath]) {
   patched.loaded = true;
   patched.exports = groupMessagesPerPartition;
   require.cache[groupPath] = patched;
+}
+
+const recordPath = require.resolve('kafkajs/src/protocol/recordBatch/record/v0/index.js');
+const recordModule = require.cache[recordPath];
+if (!recordModule || !(recordModule.exports as { logagent?: boolean }).logagent) {
+  const original = require(recordPath) as Parameters<typeof createRecordEncoder>[0];
+  const encoder = Object.assign(createRecordEncoder(original), { logagent: true, original });
+  const cached = require.cache[recordPath];
+  if (cached) cached.exports = encoder;
 }
 
 installWarningFilter();
