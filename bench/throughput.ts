@@ -430,16 +430,19 @@ async function runAgent(admin: Admin, topic: string, file: string, dir: string):
   const profDir = join(dir, 'cpu-prof');
   const timeFile = join(dir, 'agent.time');
   const logFile = join(dir, 'agent.log');
-  const nodeArgs = opts['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+  // The agent runs as its bin (dist/cli.js, whose shebang carries the V8
+  // flags it ships with); profiling flags travel in NODE_OPTIONS.
+  const nodeOptions = opts['cpu-prof'] ? `--cpu-prof --cpu-prof-dir=${profDir}` : '';
   const loadavgBefore = loadavg();
   const broker = brokerPid();
   const brokerCpu0 = broker === undefined ? undefined : procCpu(broker);
   const brokerThreads0 = threadCpu(broker);
   const m0 = machineJiffies();
   const t0 = now();
-  const wrapper = spawn(GNU_TIME, ['-v', '-o', timeFile, process.execPath, ...nodeArgs, CLI, 'run'], {
+  const wrapper = spawn(GNU_TIME, ['-v', '-o', timeFile, CLI, 'run'], {
     env: {
       PATH: process.env.PATH ?? '',
+      ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
       KAFKA_BROKERS: BROKERS,
       LOGAGENT_TOPIC: topic,
       LOGAGENT_PATHS: file,

@@ -127,7 +127,8 @@ export interface AgentProcess {
 
 /** Starts `logagent run` with the given env on top of a test baseline (no HTTP, fast timers). */
 export function startAgent(t: TestContext, env: Record<string, string>, args: string[] = ['run']): AgentProcess {
-  const proc = spawn(process.execPath, [CLI, ...args], {
+  // The bin itself, as operators run it (its shebang carries the V8 flags).
+  const proc = spawn(CLI, args, {
     env: {
       PATH: process.env.PATH ?? '',
       KAFKA_BROKERS: brokers(),
