@@ -15,7 +15,7 @@ import type { Metrics } from '../metrics.ts';
 import type { Sink } from '../sink/sink.ts';
 import { PathMatcher } from './discovery.ts';
 import { FileReader } from './file-reader.ts';
-import { headMatches, isMissing, readHead, readTail, statHandle } from './identity.ts';
+import { headMatches, isMissing, readHead, readTail, statHandle, statPath } from './identity.ts';
 import { planStart, type StartPlan } from './start-plan.ts';
 
 export interface FileInputOptions {
@@ -100,7 +100,14 @@ export class FileInput {
     for (const path of paths) {
       if (this.discoveryStopped) return;
       const current = this.byPath.get(path);
-      if (current && !current.isDetached && !current.isClosed) continue;
+      if (current && !current.isDetached && !current.isClosed) {
+        // Its reader sees a rename only at its next poll (or never, while it
+        // waits on the budget); a new file at the path must not wait for
+        // that, or a fast rotation renames it away before it is opened.
+        const atPath = await statPath(path).catch(() => undefined);
+        if (atPath === undefined || atPath.key === current.key) continue;
+        current.notify();
+      }
       await this.openIfNew(path, presentAtStart);
     }
     this.firstScanDone = true;
@@ -199,6 +206,10 @@ export class FileInput {
         metrics: this.o.metrics,
         logger: this.logger,
         onClosed: (r) => this.forget(r),
+        // Rename rotation: find the new file now, not at the next periodic
+        // scan (chokidar reports a rename as a 'change' of the path, and its
+        // 'add' of the renamed file comes throttled).
+        onDetached: () => this.requestScan(),
       });
       handed = true;
       this.readers.add(reader);

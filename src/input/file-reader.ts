@@ -43,6 +43,8 @@ export interface FileReaderOptions {
   logger: pino.Logger;
   now?: () => number;
   onClosed?: (reader: FileReader, reason: CloseReason) => void;
+  /** The path stopped naming this file (renamed or deleted): a new file may be there. */
+  onDetached?: (reader: FileReader) => void;
 }
 
 export class FileReader {
@@ -59,6 +61,7 @@ export class FileReader {
   private readonly logger: pino.Logger;
   private readonly now: () => number;
   private readonly onClosed: ((reader: FileReader, reason: CloseReason) => void) | undefined;
+  private readonly onDetached: ((reader: FileReader) => void) | undefined;
 
   private readonly splitter: LineSplitter;
   private tracker: AckTracker;
@@ -89,6 +92,7 @@ export class FileReader {
     this.logger = o.logger.child({ file: o.path, identity: o.key });
     this.now = o.now ?? Date.now;
     this.onClosed = o.onClosed;
+    this.onDetached = o.onDetached;
     this.splitter = new LineSplitter(o.reader.maxLineBytes, o.startOffset);
     this.tracker = new AckTracker(o.startOffset);
     this.head = o.head;
@@ -234,6 +238,7 @@ export class FileReader {
       this.detachedAt = this.now();
       this.metrics.rotations.inc({ kind: state.location });
       this.logger.info({ how: state.location, readOffset: this.readOffset, size: facts.size }, 'file rotated; reading it to its end');
+      this.onDetached?.(this);
     } else if (state.location === 'deleted') {
       this.location = 'deleted';
     }

@@ -81,7 +81,11 @@ export async function consumeAll(
 ): Promise<Consumed[]> {
   const { expected, timeoutMs = 60_000, settleMs = 1_500 } = options;
   await waitForTopic(topic, Math.min(timeoutMs, 30_000), options.bootstrap);
-  const consumer = kafkaClient(options.bootstrap).consumer({ groupId: `it-${randomUUID()}`, maxBytes: 50 * 1024 * 1024, maxWaitTimeInMs: 250 });
+  const consumer = kafkaClient(options.bootstrap).consumer({
+    groupId: `it-${randomUUID()}`,
+    maxBytes: 50 * 1024 * 1024,
+    maxWaitTimeInMs: 250,
+  });
   const out: Consumed[] = [];
   let lastAt = Date.now();
   await consumer.connect();
@@ -301,7 +305,11 @@ export async function startConsumer(
   options: { topicTimeoutMs?: number; bootstrap?: string } = {},
 ): Promise<LiveConsumer> {
   await waitForTopic(topic, options.topicTimeoutMs ?? 30_000, options.bootstrap);
-  const consumer = kafkaClient(options.bootstrap).consumer({ groupId: `it-${randomUUID()}`, maxBytes: 50 * 1024 * 1024, maxWaitTimeInMs: 250 });
+  const consumer = kafkaClient(options.bootstrap).consumer({
+    groupId: `it-${randomUUID()}`,
+    maxBytes: 50 * 1024 * 1024,
+    maxWaitTimeInMs: 250,
+  });
   const messages: RawConsumed[] = [];
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => (stopped ??= consumer.disconnect());
