@@ -112,6 +112,12 @@ export class CheckpointStore {
     return this.entries.get(key);
   }
 
+  /** Some entry was last seen at `path`. */
+  hasPath(path: string): boolean {
+    for (const entry of this.entries.values()) if (entry.path === path) return true;
+    return false;
+  }
+
   keys(): IterableIterator<string> {
     return this.entries.keys();
   }

@@ -51,7 +51,7 @@ export async function checkpointsCommand(args: string[]): Promise<number> {
         const facts = await statHandle(handle);
         if (seen.has(facts.key)) continue;
         seen.add(facts.key);
-        const plan = await planFor(handle, facts.key, facts.size, true, input.startAt, store);
+        const plan = await planFor(handle, path, facts.key, facts.size, true, input.startAt, store);
         rows.push({
           path,
           identity: facts.key,

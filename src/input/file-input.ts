@@ -183,7 +183,7 @@ export class FileInput {
         if (!claimed.isDetached) this.byPath.set(path, claimed);
         return;
       }
-      const plan = await planFor(handle, facts.key, facts.size, presentAtStart, this.config.startAt, this.o.store);
+      const plan = await planFor(handle, path, facts.key, facts.size, presentAtStart, this.config.startAt, this.o.store);
       let offset = plan.offset;
       if (plan.action === 'start-at-end') offset = await lineStartBefore(handle, facts.size);
       if (plan.action === 'start-over' && plan.reason.startsWith('truncated')) this.o.metrics.truncations.inc();
@@ -245,6 +245,7 @@ export class FileInput {
 /** Where a file would start; shared with the `checkpoints` dry run. */
 export async function planFor(
   handle: FileHandle,
+  path: string,
   key: string,
   size: number,
   presentAtStart: boolean,
@@ -264,6 +265,7 @@ export async function planFor(
     headMatches: head,
     tailMatches: tail,
     presentAtStart,
+    replacesTailedFile: entry === undefined && store.hasPath(path),
     startAt,
   });
 }

@@ -22,6 +22,8 @@ export interface StartFacts {
   readonly tailMatches: boolean;
   /** Found by the first scan after the agent started (not created while it ran). */
   readonly presentAtStart: boolean;
+  /** Another file was checkpointed at this path: this one replaced it (rotation while the agent was down). */
+  readonly replacesTailedFile: boolean;
   readonly startAt: StartAt;
 }
 
@@ -37,6 +39,9 @@ export function planStart(f: StartFacts): StartPlan {
       offset: f.checkpointOffset,
       reason: f.checkpointOffset === f.size ? 'up to date' : `${f.size - f.checkpointOffset} bytes to ship`,
     };
+  }
+  if (f.replacesTailedFile) {
+    return { action: 'start-over', offset: 0, reason: 'replaced a tailed file at this path (rotated while stopped)' };
   }
   if (f.presentAtStart && f.startAt === 'end') {
     return { action: 'start-at-end', offset: f.size, reason: 'no checkpoint; LOGAGENT_START_AT=end' };

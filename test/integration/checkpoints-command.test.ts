@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { agentStarted, appendNumbered, consumeAll, runCli, startAgent, tmpDir, uniqueTopic } from './helpers.ts';
@@ -71,4 +71,32 @@ test('logagent checkpoints tells, per file, what a restart would do', async (t) 
   assert.equal(values.filter((v) => v === 'new').length, 1);
   for (let i = 100; i < 110; i++) assert.equal(values.filter((v) => v === `line-${i}`).length, 1);
   assert.equal(all.length, 212, 'nothing from a.log is sent twice');
+});
+
+test('a file that replaced a tailed file while the agent was stopped is read from its first line, even with LOGAGENT_START_AT=end', async (t) => {
+  const dir = tmpDir(t);
+  const topic = uniqueTopic('replaced');
+  const log = join(dir, 'app.log');
+  appendNumbered(log, 0, 50);
+  const env = { LOGAGENT_TOPIC: topic, LOGAGENT_PATHS: log, LOGAGENT_START_AT: 'end', LOGAGENT_CHECKPOINT_DIR: join(dir, 'cp') };
+  const first = startAgent(t, env);
+  await agentStarted(first);
+  appendNumbered(log, 50, 60);
+  assert.equal((await consumeAll(topic, { expected: 10 })).length, 10);
+  assert.equal(await first.stop(), 0);
+
+  // Rotated while the agent is down: the old file leaves the glob, a new one takes the path.
+  renameSync(log, `${log}.1`);
+  appendNumbered(log, 1000, 1020);
+
+  const second = startAgent(t, env);
+  await agentStarted(second);
+  const got = await consumeAll(topic, { expected: 30 });
+  assert.equal(await second.stop(), 0);
+  const values = got.map((m) => m.value);
+  assert.deepEqual(
+    values.slice(10),
+    Array.from({ length: 20 }, (_, i) => `line-${1000 + i}`),
+  );
+  assert.equal(got.length, 30);
 });

@@ -8,6 +8,7 @@ const base: StartFacts = {
   headMatches: false,
   tailMatches: false,
   presentAtStart: true,
+  replacesTailedFile: false,
   startAt: 'end',
 };
 
@@ -30,6 +31,11 @@ const cases: Array<[string, Partial<StartFacts>, { action: string; offset: numbe
   ],
   ['no checkpoint, present at start, startAt end', {}, { action: 'start-at-end', offset: 100 }],
   ['no checkpoint, present at start, startAt beginning', { startAt: 'beginning' }, { action: 'start-over', offset: 0 }],
+  [
+    'a file that replaced a tailed file while the agent was down starts at 0, even with startAt end',
+    { replacesTailedFile: true },
+    { action: 'start-over', offset: 0 },
+  ],
   [
     'a file created while running always starts at 0, even with startAt end',
     { presentAtStart: false },
