@@ -111,7 +111,7 @@ export class FileInput {
       await this.openIfNew(path, presentAtStart);
     }
     this.firstScanDone = true;
-    await this.enforceDeletedBytesCap();
+    await this.enforceHoldLimits();
   }
 
   /** Stops finding new files (shutdown). */
@@ -229,8 +229,26 @@ export class FileInput {
     this.o.metrics.openFiles.set(this.o.claims.size);
   }
 
-  /** Deleted files held open take disk space: past the cap, the oldest is given up. */
-  private async enforceDeletedBytesCap(): Promise<void> {
+  /**
+   * Rotated and deleted files are held open until read and acknowledged, but
+   * not beyond rotated.maxHoldMs, and deleted ones (which take disk space only
+   * we keep alive) not beyond rotated.maxHoldBytes in total: past either
+   * limit the oldest is given up, logged and counted. Runs from the scan, so
+   * it also applies while readers wait on a spent budget.
+   */
+  private async enforceHoldLimits(): Promise<void> {
+    for (const reader of this.readers) {
+      await reader
+        .refreshLocation()
+        .catch((err: unknown) => this.logger.debug({ file: reader.path, err: errorMessage(err) }, 'cannot stat file'));
+    }
+    const now = Date.now();
+    for (const reader of [...this.readers]) {
+      const since = reader.detachedSince;
+      if (!reader.isClosed && since !== undefined && now - since > this.o.rotated.maxHoldMs) {
+        await reader.abandon(`held longer than LOGAGENT_ROTATED_MAX_HOLD_MS (${this.o.rotated.maxHoldMs} ms)`);
+      }
+    }
     const deleted = [...this.readers].filter((r) => r.isDeleted && !r.isClosed);
     let held = deleted.reduce((sum, r) => sum + r.size, 0);
     deleted.sort((a, b) => (a.detachedSince ?? 0) - (b.detachedSince ?? 0));

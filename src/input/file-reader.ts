@@ -70,6 +70,8 @@ export class FileReader {
   private detachedAt: number | undefined;
   private lastGrowthAt: number;
   private lastSize = 0;
+  /** Size at the last look from either the read loop or refreshLocation(). */
+  private heldSize = 0;
   private syncedOffset = -1;
   private syncedAt = 0;
   private readonly waker = new Waker();
@@ -128,7 +130,7 @@ export class FileReader {
 
   /** Size at the last check, for the cap on bytes held by deleted files. */
   get size(): number {
-    return this.lastSize;
+    return this.heldSize;
   }
 
   get detachedSince(): number | undefined {
@@ -157,15 +159,16 @@ export class FileReader {
   }
 
   /** Gives up on the file now; what is unacknowledged is counted as abandoned. */
-  async abandon(why: string): Promise<void> {
+  async abandon(why: string, fromReadLoop = false): Promise<void> {
     if (this.closed) return;
-    const lost = Math.max(0, this.lastSize - this.tracker.committedOffset);
+    const lost = Math.max(0, this.heldSize - this.tracker.committedOffset);
     this.metrics.abandonedBytes.inc({}, lost);
     this.logger.warn({ why, abandonedBytes: lost, committedOffset: this.tracker.committedOffset }, 'giving up on rotated file');
     this.stopping = true;
     this.abort.abort(new Error('abandoned'));
     this.waker.wake();
-    await this.running;
+    // From inside the read loop, waiting for the loop would wait for itself.
+    if (!fromReadLoop) await this.running;
     await this.close('abandoned');
   }
 
@@ -232,16 +235,8 @@ export class FileReader {
     const facts = await statHandle(this.handle);
     const state = reconcile({ ownKey: this.key, readOffset: this.readOffset, handle: facts, atPath });
     this.lastSize = facts.size;
-
-    if (state.location !== 'at-path' && this.location === 'at-path') {
-      this.location = state.location;
-      this.detachedAt = this.now();
-      this.metrics.rotations.inc({ kind: state.location });
-      this.logger.info({ how: state.location, readOffset: this.readOffset, size: facts.size }, 'file rotated; reading it to its end');
-      this.onDetached?.(this);
-    } else if (state.location === 'deleted') {
-      this.location = 'deleted';
-    }
+    this.heldSize = facts.size;
+    this.applyLocation(state.location, facts.size);
 
     if (state.content === 'truncated') this.restartAfterTruncation(facts.size);
     await this.readAvailable(signal);
@@ -253,7 +248,7 @@ export class FileReader {
 
     if (this.location !== 'at-path') {
       if (now - (this.detachedAt ?? now) > this.rotatedCfg.maxHoldMs) {
-        await this.abandon(`held longer than LOGAGENT_ROTATED_MAX_HOLD_MS (${this.rotatedCfg.maxHoldMs} ms)`);
+        await this.abandon(`held longer than LOGAGENT_ROTATED_MAX_HOLD_MS (${this.rotatedCfg.maxHoldMs} ms)`, true);
         return true;
       }
       // Quiet counts from the rotation too: a writer may keep appending to
@@ -271,6 +266,32 @@ export class FileReader {
       }
     }
     return false;
+  }
+
+  /**
+   * Re-checks whether the path still names this file, without reading. The
+   * FileInput calls it from its scan, because a reader waiting on the
+   * in-flight budget (Kafka down) does not poll, yet rotation and deletion
+   * must still be seen for the hold limits to apply.
+   */
+  async refreshLocation(): Promise<void> {
+    if (this.closed || this.location === 'deleted') return;
+    const atPath = this.location === 'at-path' ? await statPath(this.path) : undefined;
+    const facts = await statHandle(this.handle);
+    this.heldSize = facts.size;
+    this.applyLocation(reconcile({ ownKey: this.key, readOffset: this.readOffset, handle: facts, atPath }).location, facts.size);
+  }
+
+  private applyLocation(location: Location, size: number): void {
+    if (location !== 'at-path' && this.location === 'at-path') {
+      this.location = location;
+      this.detachedAt = this.now();
+      this.metrics.rotations.inc({ kind: location });
+      this.logger.info({ how: location, readOffset: this.readOffset, size }, 'file rotated; reading it to its end');
+      this.onDetached?.(this);
+    } else if (location === 'deleted') {
+      this.location = 'deleted';
+    }
   }
 
   private restartAfterTruncation(size: number): void {
