@@ -65,21 +65,18 @@ export class CheckpointStore {
     } catch (err) {
       throw new CheckpointError('CHECKPOINT_IO', `cannot create checkpoint directory ${this.dir}: ${errorMessage(err)}`, err);
     }
-    let text: string;
     try {
-      text = await readFile(this.path, 'utf8');
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return;
-      throw new CheckpointError('CHECKPOINT_IO', `cannot read checkpoint file ${this.path}: ${errorMessage(err)}`, err);
-    }
-    try {
+      const text = await this.readText();
+      if (text === undefined) return;
       this.entries = parseCheckpointFile(text);
     } catch (err) {
+      // Unreadable is treated like corrupt: a file we cannot use must not
+      // turn every restart into the same failure (a crash loop).
       const aside = `${this.path}.corrupt-${this.now()}`;
       this.metrics?.checkpointErrors.inc({ kind: 'corrupt' });
       this.logger.error(
         { file: this.path, movedTo: aside, err: errorMessage(err) },
-        'checkpoint file is corrupt; moved aside, starting without checkpoints',
+        'checkpoint file is corrupt or unreadable; moved aside, starting without checkpoints',
       );
       await rename(this.path, aside).catch((renameErr: unknown) => {
         throw new CheckpointError(
@@ -94,17 +91,22 @@ export class CheckpointStore {
 
   /** Loads for inspection: a missing or corrupt file is reported, nothing is moved or created. */
   async loadReadOnly(): Promise<void> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return;
-      throw new CheckpointError('CHECKPOINT_IO', `cannot read checkpoint file ${this.path}: ${errorMessage(err)}`, err);
-    }
+    const text = await this.readText();
+    if (text === undefined) return;
     try {
       this.entries = parseCheckpointFile(text);
     } catch (err) {
       throw new CheckpointError('CHECKPOINT_CORRUPT', `checkpoint file ${this.path} is corrupt: ${errorMessage(err)}`, err);
+    }
+  }
+
+  /** The checkpoint file's text; undefined when there is none yet. */
+  private async readText(): Promise<string | undefined> {
+    try {
+      return await readFile(this.path, 'utf8');
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return undefined;
+      throw new CheckpointError('CHECKPOINT_IO', `cannot read checkpoint file ${this.path}: ${errorMessage(err)}`, err);
     }
   }
 

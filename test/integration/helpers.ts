@@ -14,6 +14,7 @@ import type { TestContext } from 'node:test';
 import type { KafkaMessage } from 'kafkajs';
 import kafkajs from '../../src/sink/kafkajs.ts';
 import { registerCodecs } from '../../src/sink/codecs.ts';
+import { javaPartition as javaPartitionOf } from '../../src/sink/murmur2.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = join(ROOT, 'dist', 'cli.js');
@@ -385,41 +386,9 @@ export async function topicExists(topic: string, bootstrap = brokers()): Promise
   }
 }
 
-/**
- * Java's org.apache.kafka.common.utils.Utils.murmur2, ported line by line
- * (32-bit wrapping multiplication via Math.imul), so tests check partition
- * choices against the Java client's algorithm and not against kafkajs.
- */
-export function javaMurmur2(data: Buffer): number {
-  const m = 0x5bd1e995;
-  let h = 0x9747b28c ^ data.length;
-  const length4 = data.length >> 2;
-  for (let i = 0; i < length4; i++) {
-    const i4 = i * 4;
-    let k = (data[i4] ?? 0) | ((data[i4 + 1] ?? 0) << 8) | ((data[i4 + 2] ?? 0) << 16) | ((data[i4 + 3] ?? 0) << 24);
-    k = Math.imul(k, m);
-    k ^= k >>> 24;
-    k = Math.imul(k, m);
-    h = Math.imul(h, m);
-    h ^= k;
-  }
-  const tail = data.length & ~3;
-  const rest = data.length % 4;
-  if (rest === 3) h ^= (data[tail + 2] ?? 0) << 16;
-  if (rest >= 2) h ^= (data[tail + 1] ?? 0) << 8;
-  if (rest >= 1) {
-    h ^= data[tail] ?? 0;
-    h = Math.imul(h, m);
-  }
-  h ^= h >>> 13;
-  h = Math.imul(h, m);
-  h ^= h >>> 15;
-  return h | 0;
-}
-
-/** The partition the Java producer's default partitioner picks for a keyed record. */
+/** The partition the Java producer's default partitioner picks for a keyed record (murmur2 is checked against kafkajs and Kafka's own test value in test/unit/sink/murmur2.test.ts). */
 export function javaPartition(key: string, partitions: number): number {
-  return (javaMurmur2(Buffer.from(key, 'utf8')) & 0x7fffffff) % partitions;
+  return javaPartitionOf(Buffer.from(key, 'utf8'), partitions);
 }
 
 /** Path of the kcat (or older kafkacat) binary, or undefined when neither is installed. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -63,4 +63,16 @@ test('prune removes entries not seen for the given age, but never live ones', as
   s.set('1:3', entry(1, 9_500));
   assert.equal(s.prune(5_000, new Set(['1:2'])), 1);
   assert.deepEqual([...s.keys()].sort(), ['1:2', '1:3']);
+});
+
+test('a checkpoint path that cannot be read as a file (a directory) is moved aside too', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'logagent-cp-'));
+  mkdirSync(join(dir, CHECKPOINT_FILE));
+  const s = new CheckpointStore({ dir, logger, now: () => 9 });
+  await s.load();
+  assert.equal(s.size, 0);
+  assert.ok(existsSync(join(dir, `${CHECKPOINT_FILE}.corrupt-9`)));
+  s.set('1:2', entry(3));
+  await s.persist();
+  assert.equal(JSON.parse(readFileSync(join(dir, CHECKPOINT_FILE), 'utf8')).files['1:2'].offset, 3);
 });
