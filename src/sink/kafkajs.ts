@@ -1,11 +1,13 @@
-// The single place kafkajs is loaded. Two process-wide adjustments happen
-// here, before kafkajs's own modules are evaluated:
+// The single place kafkajs is loaded. Three process-wide adjustments happen
+// here, before kafkajs's own modules are evaluated. The first two replace
+// internal modules, which is why package.json pins kafkajs to exactly 2.2.4.
 //
 // 1. kafkajs groups a batch by partition with `[...current, message]` per
 //    message (producer/groupMessagesPerPartition.js), which is quadratic in
-//    the batch size: ~12.5 M element copies for a 1 MiB batch of 200-byte
-//    lines. A linear version with the same result is put in require's cache
-//    first, so kafkajs's sendMessages picks it up.
+//    the batch size: measured 51-68 ms per batch of 5,000 messages (a 1 MiB
+//    batch of 200-byte lines), against 0.1-0.7 ms for a linear version with
+//    the same result. That version is put in require's cache first, so
+//    kafkajs's sendMessages picks it up.
 // 2. kafkajs's per-record encoder is replaced by one that writes a record in
 //    one pass into one buffer (see record-encoder.ts), same bytes.
 // 3. On Node >= 24 kafkajs schedules timers with negative delays, which Node
