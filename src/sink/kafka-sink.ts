@@ -31,7 +31,14 @@ export interface KafkaSinkOptions {
 }
 
 const MAX_BATCH_MESSAGES = 20_000;
-const RECORD_OVERHEAD_BYTES = 70;
+/** Per-record bytes besides key and value in a v2 record batch (length, attributes, deltas, header count), rounded up. */
+const RECORD_OVERHEAD_BYTES = 24;
+
+function recordBytes(record: OutRecord): number {
+  let headers = 0;
+  if (record.headers) for (const [k, v] of Object.entries(record.headers)) headers += k.length + v.length + 4;
+  return record.value.length + Buffer.byteLength(record.key) + headers + RECORD_OVERHEAD_BYTES;
+}
 
 export class KafkaSink implements Sink {
   private readonly config: KafkaConfig;
@@ -87,7 +94,7 @@ export class KafkaSink implements Sink {
   send(record: OutRecord): void {
     if (this.closed) throw new Error('KafkaSink is closed');
     this.queue.push(record);
-    this.queuedBytes += record.value.length + RECORD_OVERHEAD_BYTES;
+    this.queuedBytes += recordBytes(record);
     this.wake?.();
   }
 
@@ -169,7 +176,7 @@ export class KafkaSink implements Sink {
     let bytes = 0;
     while (this.queueHead < this.queue.length && batch.length < MAX_BATCH_MESSAGES) {
       const record = this.queue[this.queueHead] as OutRecord;
-      const size = record.value.length + RECORD_OVERHEAD_BYTES;
+      const size = recordBytes(record);
       if (batch.length > 0 && bytes + size > this.config.batchMaxBytes) break;
       batch.push(record);
       bytes += size;
