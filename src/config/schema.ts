@@ -183,9 +183,9 @@ export const schema = {
   },
   reader: {
     maxLineBytes: {
-      doc: 'Longest line shipped; longer lines are truncated to this size, marked with the header logagent.truncated and counted.',
+      doc: "Longest line shipped; longer lines are truncated to this size, marked with the header logagent.truncated and counted. The default leaves room for key and record overhead under the broker's default message.max.bytes (1048588).",
       format: positiveInt('maxLineBytes'),
-      default: 1 * MiB,
+      default: 1_000_000,
       env: 'LOGAGENT_MAX_LINE_BYTES',
     },
     readChunkBytes: {
