@@ -236,9 +236,9 @@ export const schema = {
     },
   },
   inflightMaxBytes: {
-    doc: 'Budget of line bytes read but not yet acknowledged by Kafka; readers wait when it is spent.',
+    doc: 'Budget of line bytes read but not yet acknowledged by Kafka; readers wait when it is spent. Also bounds the lines a crash can repeat.',
     format: positiveInt('inflightMaxBytes'),
-    default: 16 * MiB,
+    default: 4 * MiB,
     env: 'LOGAGENT_INFLIGHT_MAX_BYTES',
   },
   checkpoint: {
