@@ -3,15 +3,7 @@
 // help, so callers decide between "log and retry", "retire this file" and
 // "exit with a clear message" without parsing messages.
 
-export const ERROR_CODES = [
-  'CONFIG_INVALID',
-  'CHECKPOINT_CORRUPT',
-  'CHECKPOINT_IO',
-  'INPUT_IO',
-  'SINK_UNAVAILABLE',
-  'SINK_REJECTED',
-  'USAGE',
-] as const;
+export const ERROR_CODES = ['CONFIG_INVALID', 'CHECKPOINT_CORRUPT', 'CHECKPOINT_IO', 'USAGE'] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -3,13 +3,12 @@
 // would do. Reads the checkpoint file; changes nothing.
 
 import { open } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { CheckpointStore } from '../checkpoint/store.ts';
 import { PathMatcher } from '../input/discovery.ts';
 import { planFor } from '../input/file-input.ts';
 import { isMissing, statHandle } from '../input/identity.ts';
-import { configFromArgs } from './options.ts';
+import { configFromArgs, parseConfigArgs } from './options.ts';
 
 interface Row {
   path: string;
@@ -22,7 +21,7 @@ interface Row {
 }
 
 export async function checkpointsCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, strict: true, options: { config: { type: 'string' }, json: { type: 'boolean', default: false } } });
+  const { values } = parseConfigArgs(args, { json: { type: 'boolean' } });
   const config = configFromArgs(values);
   const store = new CheckpointStore({ dir: config.checkpoint.dir, logger: pino({ level: 'silent' }) });
   await store.loadReadOnly();

@@ -4,8 +4,9 @@ import { parseArgs } from 'node:util';
 import type { Config } from '../config/config.ts';
 import { loadConfig } from '../config/load.ts';
 
-export function parseConfigArgs(args: string[], extra: Record<string, { type: 'string' | 'boolean' }> = {}) {
-  return parseArgs({ args, options: { config: { type: 'string' }, ...extra }, strict: true, allowPositionals: false });
+export function parseConfigArgs<const Extra extends Record<string, { type: 'string' | 'boolean' }>>(args: string[], extra?: Extra) {
+  const options = { config: { type: 'string' as const }, ...(extra ?? ({} as Extra)) };
+  return parseArgs({ args, options, strict: true, allowPositionals: false });
 }
 
 export function configFromArgs(values: { config?: string | boolean | undefined }): Config {

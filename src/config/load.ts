@@ -1,4 +1,4 @@
-// Builds a Config from the environment (and, later, a config file) through
+// Builds a Config from the environment and an optional config file through
 // the convict schema, and turns convict's error text into problems that name
 // the key, its environment variable and the value received.
 
@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, errorMessage, type ConfigProblem } from '../errors.ts';
 import type { Config, InputConfig } from './config.ts';
-import { createConvict, schema, SECRET_KEYS } from './schema.ts';
+import { createConvict, schemaKeys } from './schema.ts';
 
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
@@ -15,21 +15,8 @@ export interface LoadOptions {
 }
 
 /** key (dotted) -> env variable, from the schema. */
-export function envNames(): Map<string, string> {
-  const names = new Map<string, string>();
-  const walk = (node: Record<string, unknown>, prefix: string): void => {
-    for (const [name, value] of Object.entries(node)) {
-      if (typeof value !== 'object' || value === null) continue;
-      const key = prefix ? `${prefix}.${name}` : name;
-      if ('doc' in value && 'default' in value) {
-        if ('env' in value && typeof value.env === 'string') names.set(key, value.env);
-      } else {
-        walk(value as Record<string, unknown>, key);
-      }
-    }
-  };
-  walk(schema, '');
-  return names;
+function envNames(): Map<string, string> {
+  return new Map(schemaKeys().map((k) => [k.key, k.env]));
 }
 
 function problemsFromConvict(message: string, envs: Map<string, string>): ConfigProblem[] {
@@ -42,8 +29,7 @@ function problemsFromConvict(message: string, envs: Map<string, string>): Config
       const match = /^([A-Za-z0-9_.]+): (.*)$/.exec(line);
       if (!match?.[1] || match[2] === undefined) return { key: '(config)', env: undefined, message: line };
       const key = match[1];
-      const text = SECRET_KEYS.has(key) ? match[2].replace(/: value was .*$/, ': value redacted') : match[2];
-      return { key, env: envs.get(key), message: text };
+      return { key, env: envs.get(key), message: match[2] };
     });
 }
 
@@ -123,10 +109,10 @@ function coerceEnv(key: string, value: string): Coerced {
   return { ok: true, value };
 }
 
+const defaults = new Map(schemaKeys().map((k) => [k.key, k.default]));
+
 function lookupDefault(key: string): unknown {
-  let node: unknown = schema;
-  for (const part of key.split('.')) node = (node as Record<string, unknown>)[part];
-  return (node as { default: unknown }).default;
+  return defaults.get(key);
 }
 
 interface RawConfig {

@@ -14,9 +14,6 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 
 const MiB = 1024 * 1024;
 
-/** Keys whose values are never printed. */
-export const SECRET_KEYS: ReadonlySet<string> = new Set<string>();
-
 function isBrokerList(value: unknown): void {
   if (!Array.isArray(value) || value.length === 0) throw new Error('must list at least one broker as host:port');
   for (const broker of value) {
@@ -306,4 +303,31 @@ export type ConfigSchema = typeof schema;
  */
 export function createConvict(): convict.Config<any> {
   return convict(schema as convict.Schema<any>, { env: {}, args: [] });
+}
+
+/** One schema leaf: its dotted key, env variable, default and doc. */
+export interface SchemaKey {
+  readonly key: string;
+  readonly env: string;
+  readonly default: unknown;
+  readonly doc: string;
+}
+
+/** Every leaf of the schema, in declaration order. */
+export function schemaKeys(): SchemaKey[] {
+  const out: SchemaKey[] = [];
+  const walk = (node: Record<string, unknown>, prefix: string): void => {
+    for (const [name, value] of Object.entries(node)) {
+      if (typeof value !== 'object' || value === null) continue;
+      const key = prefix ? `${prefix}.${name}` : name;
+      if ('doc' in value && 'default' in value) {
+        const v = value as { doc: string; default: unknown; env?: string };
+        out.push({ key, env: v.env ?? '', default: v.default, doc: v.doc });
+      } else {
+        walk(value as Record<string, unknown>, key);
+      }
+    }
+  };
+  walk(schema, '');
+  return out;
 }

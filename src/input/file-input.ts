@@ -15,7 +15,7 @@ import type { Metrics } from '../metrics.ts';
 import type { Sink } from '../sink/sink.ts';
 import { PathMatcher } from './discovery.ts';
 import { FileReader } from './file-reader.ts';
-import { headMatches, isMissing, readHead, readTail, statHandle, statPath } from './identity.ts';
+import { headMatches, isMissing, readAt, readHead, readTail, statHandle } from './identity.ts';
 import { planStart, type StartPlan } from './start-plan.ts';
 
 export interface FileInputOptions {
@@ -60,7 +60,16 @@ export class FileInput {
 
   /** Runs the first scan (files present now honour startAt), then keeps discovering. */
   async start(): Promise<void> {
-    await this.scan();
+    // Registered as the running scan, so that a scan requested meanwhile (a
+    // rotation seen during it) waits instead of running alongside.
+    this.scanning = this.scan().finally(() => {
+      this.scanning = undefined;
+    });
+    await this.scanning;
+    if (this.rescanRequested) {
+      this.rescanRequested = false;
+      this.requestScan();
+    }
     if (this.o.useEvents ?? true) this.startWatching();
     this.scanTimer = setInterval(() => this.requestScan(), this.o.scanIntervalMs);
   }
@@ -96,18 +105,20 @@ export class FileInput {
 
   async scan(): Promise<void> {
     const presentAtStart = !this.firstScanDone;
+    // A reader sees a rename at its next poll, or never while it waits on the
+    // budget; a new file at the path must not wait for that, or a fast
+    // rotation renames it away before it is opened. So every scan first
+    // re-checks where each open file is (this also feeds the hold limits).
+    for (const reader of this.readers) {
+      await reader
+        .refreshLocation()
+        .catch((err: unknown) => this.logger.debug({ file: reader.path, err: errorMessage(err) }, 'cannot stat file'));
+    }
     const paths = await this.matcher.list();
     for (const path of paths) {
       if (this.discoveryStopped) return;
       const current = this.byPath.get(path);
-      if (current && !current.isDetached && !current.isClosed) {
-        // Its reader sees a rename only at its next poll (or never, while it
-        // waits on the budget); a new file at the path must not wait for
-        // that, or a fast rotation renames it away before it is opened.
-        const atPath = await statPath(path).catch(() => undefined);
-        if (atPath === undefined || atPath.key === current.key) continue;
-        current.notify();
-      }
+      if (current && !current.isDetached && !current.isClosed) continue;
       await this.openIfNew(path, presentAtStart);
     }
     this.firstScanDone = true;
@@ -237,11 +248,6 @@ export class FileInput {
    * it also applies while readers wait on a spent budget.
    */
   private async enforceHoldLimits(): Promise<void> {
-    for (const reader of this.readers) {
-      await reader
-        .refreshLocation()
-        .catch((err: unknown) => this.logger.debug({ file: reader.path, err: errorMessage(err) }, 'cannot stat file'));
-    }
     const now = Date.now();
     for (const reader of [...this.readers]) {
       const since = reader.detachedSince;
@@ -294,9 +300,7 @@ export async function planFor(
  */
 async function lineStartBefore(handle: FileHandle, size: number): Promise<number> {
   const from = Math.max(0, size - LINE_START_WINDOW_BYTES);
-  const buf = Buffer.alloc(size - from);
-  const { bytesRead } = await handle.read(buf, 0, buf.length, from);
-  const nl = buf.subarray(0, bytesRead).lastIndexOf(0x0a);
+  const nl = (await readAt(handle, from, size - from)).lastIndexOf(0x0a);
   if (nl >= 0) return from + nl + 1;
   return from === 0 ? 0 : size;
 }

@@ -17,7 +17,7 @@ import type { ReaderConfig, RotatedConfig } from '../config/config.ts';
 import type { InflightBudget } from '../budget.ts';
 import { errorMessage } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
-import type { Sink } from '../sink/sink.ts';
+import type { OutRecord, Sink } from '../sink/sink.ts';
 import { Waker } from '../time.ts';
 import { reconcile, type Location } from './file-state.ts';
 import { HEAD_MAX_BYTES, readHead, readTail, statHandle, statPath, type HeadSignature } from './identity.ts';
@@ -357,16 +357,17 @@ export class FileReader {
         'line longer than LOGAGENT_MAX_LINE_BYTES; shipped truncated',
       );
     }
-    this.sink.send({
+    const record: OutRecord = {
       topic: this.topic,
       key: this.path,
       value: line.bytes,
-      ...(line.truncated ? { headers: { [TRUNCATED_HEADER]: 'true' } } : {}),
       onAck: () => {
         this.budget.release(size);
         tracker.ack(seq);
         if (this.location !== 'at-path') this.waker.wake();
       },
-    });
+    };
+    if (line.truncated) record.headers = { [TRUNCATED_HEADER]: 'true' };
+    this.sink.send(record);
   }
 }

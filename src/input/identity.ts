@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { stat } from 'node:fs/promises';
+import { errnoCode } from '../errors.ts';
 
 export const HEAD_MAX_BYTES = 1024;
 export const TAIL_BYTES = 32;
@@ -46,11 +47,12 @@ export async function statHandle(handle: FileHandle): Promise<FileFacts> {
 }
 
 export function isMissing(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
+  const code = errnoCode(err);
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
-async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {
+/** Up to `length` bytes at `position` (fewer at the end of the file). */
+export async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {
   const buf = Buffer.alloc(length);
   let done = 0;
   while (done < length) {

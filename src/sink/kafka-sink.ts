@@ -34,12 +34,6 @@ const MAX_BATCH_MESSAGES = 20_000;
 /** Per-record bytes besides key and value in a v2 record batch (length, attributes, deltas, header count), rounded up. */
 const RECORD_OVERHEAD_BYTES = 24;
 
-function recordBytes(record: OutRecord): number {
-  let headers = 0;
-  if (record.headers) for (const [k, v] of Object.entries(record.headers)) headers += k.length + v.length + 4;
-  return record.value.length + Buffer.byteLength(record.key) + headers + RECORD_OVERHEAD_BYTES;
-}
-
 export class KafkaSink implements Sink {
   private readonly config: KafkaConfig;
   private readonly logger: pino.Logger;
@@ -50,7 +44,11 @@ export class KafkaSink implements Sink {
   private readonly ensuredTopics = new Set<string>();
 
   private queue: OutRecord[] = [];
+  /** Estimated encoded size of each queued record, parallel to `queue`: computed once per record. */
+  private queueSizes: number[] = [];
   private queueHead = 0;
+  /** Byte length of each key: keys are file paths, the same for every line of a file. */
+  private readonly keyBytes = new Map<string, number>();
   private queuedBytes = 0;
   private inflightCount = 0;
   private wake: (() => void) | undefined;
@@ -93,8 +91,10 @@ export class KafkaSink implements Sink {
 
   send(record: OutRecord): void {
     if (this.closed) throw new Error('KafkaSink is closed');
+    const size = this.recordBytes(record);
     this.queue.push(record);
-    this.queuedBytes += recordBytes(record);
+    this.queueSizes.push(size);
+    this.queuedBytes += size;
     this.wake?.();
   }
 
@@ -124,6 +124,18 @@ export class KafkaSink implements Sink {
     this.wake?.();
     await this.loopDone;
     await this.producer.disconnect().catch(() => undefined);
+  }
+
+  private recordBytes(record: OutRecord): number {
+    let key = this.keyBytes.get(record.key);
+    if (key === undefined) {
+      if (this.keyBytes.size >= 10_000) this.keyBytes.clear();
+      key = Buffer.byteLength(record.key);
+      this.keyBytes.set(record.key, key);
+    }
+    let headers = 0;
+    if (record.headers) for (const [k, v] of Object.entries(record.headers)) headers += k.length + v.length + 4;
+    return record.value.length + key + headers + RECORD_OVERHEAD_BYTES;
   }
 
   private createProducer(): Producer {
@@ -176,7 +188,7 @@ export class KafkaSink implements Sink {
     let bytes = 0;
     while (this.queueHead < this.queue.length && batch.length < MAX_BATCH_MESSAGES) {
       const record = this.queue[this.queueHead] as OutRecord;
-      const size = recordBytes(record);
+      const size = this.queueSizes[this.queueHead] as number;
       if (batch.length > 0 && bytes + size > this.config.batchMaxBytes) break;
       batch.push(record);
       bytes += size;
@@ -185,6 +197,7 @@ export class KafkaSink implements Sink {
     this.queuedBytes -= bytes;
     if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.queueHead);
+      this.queueSizes = this.queueSizes.slice(this.queueHead);
       this.queueHead = 0;
     }
     return batch;

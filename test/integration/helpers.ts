@@ -80,39 +80,7 @@ export async function consumeAll(
   topic: string,
   options: { expected: number; timeoutMs?: number; settleMs?: number; bootstrap?: string },
 ): Promise<Consumed[]> {
-  const { expected, timeoutMs = 60_000, settleMs = 1_500 } = options;
-  await waitForTopic(topic, Math.min(timeoutMs, 30_000), options.bootstrap);
-  const consumer = kafkaClient(options.bootstrap).consumer({
-    groupId: `it-${randomUUID()}`,
-    maxBytes: 50 * 1024 * 1024,
-    maxWaitTimeInMs: 250,
-  });
-  const out: Consumed[] = [];
-  let lastAt = Date.now();
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachBatch: async ({ batch }) => {
-        for (const m of batch.messages) out.push(toConsumed(batch.partition, m));
-        lastAt = Date.now();
-      },
-    });
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (out.length >= expected && Date.now() - lastAt >= settleMs) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  } finally {
-    await consumer.disconnect();
-  }
-  return out;
-}
-
-function toConsumed(partition: number, m: KafkaMessage): Consumed {
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(m.headers ?? {})) headers[k] = String(v);
-  return { partition, offset: m.offset, key: m.key?.toString() ?? '', value: m.value?.toString() ?? '', headers };
+  return (await consumeAllRaw(undefined, topic, options)).map(asText);
 }
 
 export interface AgentProcess {
@@ -301,7 +269,7 @@ export interface LiveConsumer {
  * exist first (so it never auto-creates it). Stopped by stop() or t.after.
  */
 export async function startConsumer(
-  t: TestContext,
+  t: TestContext | undefined,
   topic: string,
   options: { topicTimeoutMs?: number; bootstrap?: string } = {},
 ): Promise<LiveConsumer> {
@@ -314,7 +282,7 @@ export async function startConsumer(
   const messages: RawConsumed[] = [];
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => (stopped ??= consumer.disconnect());
-  t.after(stop);
+  t?.after(stop);
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({
@@ -329,9 +297,13 @@ export async function startConsumer(
   };
 }
 
-/** consumeAll with the raw bytes of every message (Buffers, never decoded). */
+/**
+ * Reads a topic from the beginning until `expected` messages arrived and no
+ * more come for `settleMs` (so duplicates past the expected count are seen),
+ * or until `timeoutMs`. Returns what arrived, as raw bytes; the caller asserts.
+ */
 export async function consumeAllRaw(
-  t: TestContext,
+  t: TestContext | undefined,
   topic: string,
   options: { expected: number; timeoutMs?: number; settleMs?: number; bootstrap?: string },
 ): Promise<RawConsumed[]> {

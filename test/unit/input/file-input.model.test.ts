@@ -20,6 +20,7 @@ import { FileInput } from '../../../src/input/file-input.ts';
 import type { FileReader } from '../../../src/input/file-reader.ts';
 import { Metrics } from '../../../src/metrics.ts';
 import { FakeSink } from '../fake-sink.ts';
+import { waitUntil } from '../wait.ts';
 
 type Op =
   | { kind: 'append'; lines: number }
@@ -35,14 +36,6 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete-recreate' as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('pause' as const), ms: fc.integer({ min: 0, max: 30 }) }) },
 );
-
-async function waitUntil(cond: () => boolean, ms: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timeout: ${what()}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 test('model: appends, partial writes, rotations and deletions deliver every line exactly once, in order', async () => {
   await fc.assert(
@@ -82,11 +75,7 @@ test('model: appends, partial writes, rotations and deletions deliver every line
       const opened = async (): Promise<void> => {
         const st = statSync(log, { bigint: true });
         const key = `${st.dev}:${st.ino}`;
-        await waitUntil(
-          () => input.openReaders.some((r) => r.key === key),
-          5_000,
-          () => `file ${key} never opened`,
-        );
+        assert.ok(await waitUntil(() => input.openReaders.some((r) => r.key === key), 5_000), `file ${key} never opened`);
       };
       try {
         for (const o of ops) {
@@ -142,10 +131,9 @@ test('model: appends, partial writes, rotations and deletions deliver every line
           expect(partial);
           partial = '';
         }
-        await waitUntil(
-          () => sink.received.length >= expected.length,
-          10_000,
-          () => `delivered ${sink.received.length} of ${expected.length}`,
+        assert.ok(
+          await waitUntil(() => sink.received.length >= expected.length, 10_000),
+          `delivered ${sink.received.length} of ${expected.length}`,
         );
         await new Promise((r) => setTimeout(r, 30));
         const got = sink.values();

@@ -16,14 +16,7 @@ import { FileInput } from '../../../src/input/file-input.ts';
 import type { FileReader } from '../../../src/input/file-reader.ts';
 import { Metrics } from '../../../src/metrics.ts';
 import { FakeSink } from '../fake-sink.ts';
-
-async function waitUntil(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+import { waitUntil } from '../wait.ts';
 
 async function setup(t: TestContext, files: string[], rotated: RotatedConfig) {
   const dir = mkdtempSync(join(tmpdir(), 'logagent-hold-'));
@@ -56,10 +49,10 @@ async function setup(t: TestContext, files: string[], rotated: RotatedConfig) {
 
 test('a deleted file whose lines Kafka never acknowledges is given up after the hold time, and counted', async (t) => {
   const { paths, input, metrics } = await setup(t, ['a.log'], { quietMs: 10, maxHoldMs: 300, maxHoldBytes: 1 << 30 });
-  await waitUntil(() => input.openReaders.length === 1, 2_000, 'file opened');
+  assert.ok(await waitUntil(() => input.openReaders.length === 1, 2_000), 'file opened');
   unlinkSync(paths[0] as string);
   const deletedAt = Date.now();
-  await waitUntil(() => input.openReaders.length === 0, 5_000, 'file given up');
+  assert.ok(await waitUntil(() => input.openReaders.length === 0, 5_000), 'file given up');
   assert.ok(Date.now() - deletedAt >= 300, 'not before the hold time');
   assert.equal(metrics.filesClosed.get({ reason: 'abandoned' }), 1);
   assert.equal(metrics.abandonedBytes.get(), 10_000, 'nothing was acknowledged: the whole file is counted');
@@ -67,12 +60,12 @@ test('a deleted file whose lines Kafka never acknowledges is given up after the 
 
 test('deleted files beyond the byte cap are given up oldest first', async (t) => {
   const { paths, input, metrics } = await setup(t, ['a.log', 'b.log', 'c.log'], { quietMs: 10, maxHoldMs: 600_000, maxHoldBytes: 25_000 });
-  await waitUntil(() => input.openReaders.length === 3, 2_000, 'files opened');
+  assert.ok(await waitUntil(() => input.openReaders.length === 3, 2_000), 'files opened');
   for (const p of paths) {
     unlinkSync(p);
     await new Promise((r) => setTimeout(r, 40)); // distinct deletion times
   }
-  await waitUntil(() => input.openReaders.length === 2, 5_000, 'one file given up');
+  assert.ok(await waitUntil(() => input.openReaders.length === 2, 5_000), 'one file given up');
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(input.openReaders.length, 2, '20,000 bytes held is under the 25,000 cap');
   assert.deepEqual(input.openReaders.map((r) => r.path).sort(), [paths[1], paths[2]], 'the oldest deletion went first');

@@ -16,15 +16,7 @@ import { FileInput } from '../../../src/input/file-input.ts';
 import type { FileReader } from '../../../src/input/file-reader.ts';
 import { Metrics } from '../../../src/metrics.ts';
 import { FakeSink } from '../fake-sink.ts';
-
-async function waitUntil(cond: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return true;
-}
+import { waitUntil } from '../wait.ts';
 
 function lines(gen: number, count: number): string {
   return Array.from({ length: count }, (_, i) => `g${gen}-${i}\n`).join('');
