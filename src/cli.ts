@@ -15,7 +15,7 @@ commands:
   run            tail the configured files and produce every line to Kafka (default)
   consume        print messages of a topic: --topic T [--brokers B] [--from-beginning]
                  [--group G] [--max-messages N] [--timeout-ms T] [--json]
-  check-config   validate the configuration and print it (secrets redacted)
+  check-config   validate the configuration and print it
   checkpoints    dry run of a restart: per file, where reading would resume
   config-doc     print the table of configuration keys (markdown)
 
