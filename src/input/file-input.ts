@@ -189,6 +189,9 @@ export class FileInput {
     let handed = false;
     try {
       const facts = await statHandle(handle);
+      // A glob such as /logs/* also matches directories, sockets, FIFOs:
+      // expected, not an error, and never read.
+      if (!facts.isFile) return;
       const claimed = this.o.claims.get(facts.key);
       if (claimed && !claimed.isClosed) {
         if (!claimed.isDetached) this.byPath.set(path, claimed);

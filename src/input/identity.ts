@@ -41,9 +41,9 @@ export async function statPath(path: string): Promise<FileFacts | undefined> {
   }
 }
 
-export async function statHandle(handle: FileHandle): Promise<FileFacts> {
+export async function statHandle(handle: FileHandle): Promise<FileFacts & { isFile: boolean }> {
   const st = await handle.stat({ bigint: true });
-  return { key: identityKey(st.dev, st.ino), size: Number(st.size), nlink: Number(st.nlink) };
+  return { key: identityKey(st.dev, st.ino), size: Number(st.size), nlink: Number(st.nlink), isFile: st.isFile() };
 }
 
 export function isMissing(err: unknown): boolean {
