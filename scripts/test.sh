@@ -79,6 +79,11 @@ if [[ "$which" == all || "$which" == integration ]]; then
   else
     echo "test: dockerd is not installed (LOGAGENT_TEST_DOCKER=1 installs docker.io): image tests will be skipped" >&2
   fi
+  # helm for the chart tests (test/integration/helm*.test.ts) whenever it is
+  # built, even without the Kubernetes binaries; they skip without it.
+  if [[ -z "${LOGAGENT_TEST_HELM:-}" ]] && helm_dir="$(bash scripts/k8s-build.sh check helm 2>/dev/null | tail -n1)"; then
+    export LOGAGENT_TEST_HELM="$helm_dir/helm"
+  fi
   # One file at a time: several tests stop brokers or measure memory.
   node --test --test-concurrency=1 --test-timeout=600000 --test-reporter=spec "$@" 'test/integration/**/*.test.ts' || status=1
 fi
