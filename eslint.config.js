@@ -25,12 +25,17 @@ export default tseslint.config(
     },
   },
   {
-    // node:test's test() returns a promise the runner itself awaits.
+    // node:test's test() and describe() return promises the runner itself awaits.
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: {
       '@typescript-eslint/no-floating-promises': [
         'error',
-        { allowForKnownSafeCalls: [{ from: 'package', name: 'test', package: 'node:test' }] },
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', name: 'test', package: 'node:test' },
+            { from: 'package', name: 'describe', package: 'node:test' },
+          ],
+        },
       ],
     },
   },
