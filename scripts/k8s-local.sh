@@ -572,16 +572,25 @@ node_ready() {
   [[ "$(kctl get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
 }
 
+# Node Ready, then the "default" service account (pods are refused without it;
+# the controller manager creates it once all its informers have synced, a few
+# seconds after the node is Ready). $1: start time, for the progress line.
 wait_node() {
-  local deadline=$((SECONDS + TIMEOUT))
-  until node_ready && kctl -n default get serviceaccount default >/dev/null 2>&1; do
+  local deadline=$((SECONDS + TIMEOUT)) ready=0
+  until ((ready)) && kctl -n default get serviceaccount default >/dev/null 2>&1; do
     expect_alive etcd kube-apiserver containerd kube-controller-manager kube-scheduler kubelet
+    if ((!ready)) && node_ready; then
+      ready=1
+      log "node $NODE_NAME Ready in $(elapsed "$1")s"
+      continue
+    fi
     if ((SECONDS >= deadline)); then
       dump_log kubelet
       dump_log containerd
+      dump_log kube-controller-manager
       die "node $NODE_NAME not Ready (or no default service account) within ${TIMEOUT}s"
     fi
-    sleep 0.25
+    sleep 0.2
   done
 }
 
@@ -809,8 +818,8 @@ cmd_start() {
     import_tarballs "$images/pause.tar" "$images/busybox.tar"
     start_node_daemons
     bootstrap_rbac
-    wait_node
-    log "node $NODE_NAME Ready in $(elapsed "$t0n")s (containerd socket $SOCK)"
+    wait_node "$t0n"
+    log "default service account there, node usable in $(elapsed "$t0n")s (containerd socket $SOCK)"
   fi
   CLEANUP_ON_DIE=0
   log "logs: $LOGS/  restricted user: $RUN_DIR/kubeconfig-restricted"
