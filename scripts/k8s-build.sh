@@ -45,6 +45,9 @@ HELM_VERSION="v3.22.0"
 RECIPE=1
 
 CACHE_ROOT="${LOGAGENT_CACHE_DIR:-$HOME/.cache/logagent}"
+# The machine's Go lives in /usr/local/go; a non-login shell (CI) may not
+# have it on PATH.
+if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then PATH="/usr/local/go/bin:$PATH"; fi
 PARALLEL="${K8S_BUILD_PARALLEL:-2}"
 
 # A Go that matches the one hashed into the key: never let the go command

@@ -18,6 +18,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$ROOT/scripts/k8s"
 CACHE_ROOT="${LOGAGENT_CACHE_DIR:-$HOME/.cache/logagent}"
+# The machine's Go lives in /usr/local/go; a non-login shell (CI) may not
+# have it on PATH.
+if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then PATH="/usr/local/go/bin:$PATH"; fi
 PAUSE_REF="localhost/logagent/pause:1"
 BUSYBOX_REF="localhost/logagent/busybox:1"
 BUSYBOX_BIN="${K8S_BUSYBOX_BIN:-/bin/busybox}"
