@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, chownSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { before, test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
@@ -138,6 +139,15 @@ function exactlyOnce(messages: Consumed[], from: number, to: number): void {
   const repeated = [...counts].filter(([, n]) => n > 1).map(([i]) => i);
   assert.deepEqual(repeated, [], 'no line arrived twice');
   assert.equal(messages.length, to - from, 'nothing else arrived');
+}
+
+/** A TCP port nothing listens on right now (the containers share the host's network). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 /** The checkpoint file the agent wrote into the volume, as { path: offset }. */
@@ -299,9 +309,16 @@ test('runs with a read-only root, no capabilities and no-new-privileges, as uid 
   const log = join(logs, 'app.log');
   const topic = uniqueTopic('img-ro');
   appendNumbered(log, 0, 500);
+  const httpPort = await freePort();
   const agent = await runAgent(
     t,
-    { LOGAGENT_TOPIC: topic, LOGAGENT_PATHS: '/logs/*.log', LOGAGENT_START_AT: 'beginning' },
+    {
+      LOGAGENT_TOPIC: topic,
+      LOGAGENT_PATHS: '/logs/*.log',
+      LOGAGENT_START_AT: 'beginning',
+      LOGAGENT_HTTP_HOST: '127.0.0.1',
+      LOGAGENT_HTTP_PORT: String(httpPort),
+    },
     {
       mounts: [`${logs}:/logs:ro`, `${state}:/var/lib/logagent`],
       flags: ['--read-only', '--user', `${AGENT_ID}:${AGENT_ID}`, '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges'],
@@ -309,6 +326,8 @@ test('runs with a read-only root, no capabilities and no-new-privileges, as uid 
   );
   await agent.waitForLog('logagent started');
   exactlyOnce(await consumeAll(topic, { expected: 500 }), 0, 500);
+  const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
+  assert.equal(health.status, 200, 'the HTTP server runs unprivileged on the host network');
 
   // The container's PID 1, read from the host's /proc (the image has no shell to exec).
   const pid = await agent.hostPid();
