@@ -95,6 +95,7 @@ busybox_static() {
     log "downloading Debian's busybox-static (apt-get download; not installed)"
     local dl="$WORK/deb"
     mkdir -p "$dl"
+    chmod 0755 "$WORK" "$dl" # apt-get download drops privileges to _apt
     (cd "$dl" && apt-get download busybox-static >&2) ||
       { apt-get update -qq >&2 && (cd "$dl" && apt-get download busybox-static >&2); } ||
       die "apt-get download busybox-static failed"
