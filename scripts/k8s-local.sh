@@ -596,13 +596,20 @@ wait_node() {
 
 # A second node on this machine would share the bridge and the kubepods
 # cgroups with ours: refuse it.
-guard_single_node() {
+other_kubelet() {
   local p cmd
   for p in /proc/[0-9]*; do
     cmd="$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null || true)"
     [[ "$cmd" == */kubelet\ * && "$cmd" == *--root-dir=* && "$cmd" != *"--root-dir=$RUN_DIR/"* ]] || continue
-    die "another kubelet runs on this machine (pid ${p#/proc/}: $cmd); stop that node first"
+    echo "pid ${p#/proc/}: $cmd"
+    return 0
   done
+  return 1
+}
+
+guard_single_node() {
+  local other
+  if other="$(other_kubelet)"; then die "another kubelet runs on this machine ($other); stop that node first"; fi
 }
 
 # ---------------------------------------------------------------- node cleanup
@@ -730,9 +737,15 @@ stop_everything() {
   stop_procs containerd
   kill_shims
   if [[ -d "$CTR_DIR" || -d "$RUN_DIR/kubelet" ]]; then
-    clean_cgroups
+    # The kubepods cgroups and the bridge are machine-wide: leave them to a
+    # node of another run dir if one runs (start refuses to run two).
+    if other_kubelet >/dev/null; then
+      log "another node runs on this machine: leaving the kubepods cgroups and $BRIDGE alone"
+    else
+      clean_cgroups
+    fi
     unmount_all
-    clean_network
+    other_kubelet >/dev/null || clean_network
   fi
   stop_procs kube-apiserver etcd
   rm -f "$SOCK" "$SOCK.ttrpc"
