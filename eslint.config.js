@@ -25,6 +25,21 @@ export default tseslint.config(
     },
   },
   {
+    // kafkajs is loaded only through src/sink/kafkajs.ts, which replaces some
+    // of its internals first and verifies at start-up that they took effect.
+    files: ['src/**/*.ts'],
+    ignores: ['src/sink/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'kafkajs', message: 'Only src/sink/ talks to Kafka (src/sink/kafkajs.ts patches kafkajs before it loads).' }],
+          patterns: ['kafkajs/*'],
+        },
+      ],
+    },
+  },
+  {
     // node:test's test() and describe() return promises the runner itself awaits.
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: {

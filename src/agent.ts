@@ -1,25 +1,26 @@
 // Agent: the composition root of `logagent run`. It builds the sink, the
-// checkpoint store, the inputs and the HTTP server from one Config, runs the
-// checkpoint loop, and owns the shutdown order:
+// checkpoint store, the file registry, the inputs and the HTTP server from
+// one Config, runs the checkpoint loop, and owns the shutdown order:
 //
 //   1. keep reading until no file grew for shutdown.quietMs (the app may
 //      still be writing its last lines when the pod stops);
 //   2. stop discovery and reading, ship unfinished last lines;
 //   3. wait until Kafka acknowledged everything in flight;
 //   4. write the final checkpoint;
-//   5. disconnect and close every file;
+//   5. close every file, disconnect, stop the HTTP server;
 // all under shutdown.deadlineMs. Past the deadline, what was acknowledged is
-// still checkpointed and the exit is non-zero.
+// still checkpointed, the connections are cut, and the exit is non-zero.
 
+import { createHash } from 'node:crypto';
 import type pino from 'pino';
 import { InflightBudget } from './budget.ts';
 import { CheckpointStore } from './checkpoint/store.ts';
 import type { Config } from './config/config.ts';
-import { errorMessage } from './errors.ts';
-import { HttpServer } from './http/server.ts';
-import { FileInput } from './input/file-input.ts';
-import type { FileReader } from './input/file-reader.ts';
+import { HttpServer, type Liveness } from './http/server.ts';
+import { Input } from './input/input.ts';
+import { FileRegistry } from './input/registry.ts';
 import { Metrics } from './metrics.ts';
+import { verifyKafkajsPatches } from './sink/kafkajs.ts';
 import { KafkaSink } from './sink/kafka-sink.ts';
 import { sleep } from './time.ts';
 
@@ -32,8 +33,14 @@ export interface AgentOptions {
 export interface ShutdownResult {
   /** Everything read was acknowledged and checkpointed before the deadline. */
   readonly clean: boolean;
-  readonly unacknowledged: number;
+  readonly unacknowledgedLines: number;
 }
+
+/** A loop that has not run for this many of its intervals (plus the slack) makes /healthz fail. */
+const STALL_INTERVALS = 3;
+const STALL_SLACK_MS = 10_000;
+/** What shutdown may take beyond its deadline to cut connections and close files. */
+const CLOSE_GRACE_MS = 2_000;
 
 export class Agent {
   readonly config: Config;
@@ -42,66 +49,95 @@ export class Agent {
   private readonly budget: InflightBudget;
   private readonly store: CheckpointStore;
   private readonly sink: KafkaSink;
-  private readonly claims = new Map<string, FileReader>();
-  private inputs: FileInput[] = [];
+  private readonly registry: FileRegistry;
+  private inputs: Input[] = [];
   private http: HttpServer | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private checkpointing: Promise<void> | undefined;
-  private started = false;
+  private lastCheckpointAt = Date.now();
+  private ready = false;
   private shuttingDown: Promise<ShutdownResult> | undefined;
+  private readonly configHash: string;
   httpPort: number | undefined;
 
   constructor(options: AgentOptions) {
     this.config = options.config;
     this.logger = options.logger;
-    this.metrics = options.metrics ?? new Metrics();
+    this.metrics = options.metrics ?? new Metrics({ defaultMetrics: true });
+    this.configHash = hashConfig(this.config);
     this.budget = new InflightBudget(this.config.inflightMaxBytes);
     this.store = new CheckpointStore({ dir: this.config.checkpoint.dir, logger: this.logger, metrics: this.metrics });
     this.sink = new KafkaSink({ config: this.config.kafka, logger: this.logger.child({ component: 'kafka' }), metrics: this.metrics });
-    this.metrics.onCollect(() => this.metrics.inflightBytes.set(this.budget.usedBytes));
+    this.registry = new FileRegistry({
+      reader: this.config.reader,
+      rotated: this.config.rotated,
+      budget: this.budget,
+      sink: this.sink,
+      store: this.store,
+      metrics: this.metrics,
+      logger: this.logger,
+      autoRun: true,
+      events: true,
+      persistOnOpen: true,
+      onDirectoryChange: (dir) => this.onDirectoryChange(dir),
+    });
+    this.metrics.configInfo.set({ hash: this.configHash }, 1);
+    this.metrics.onCollect(() => {
+      this.metrics.inflightBytes.set(this.budget.usedBytes);
+      this.metrics.fileLag.reset();
+      for (const reader of this.registry.openReaders) {
+        this.metrics.fileLag.set({ path: reader.path }, Math.max(0, reader.size - reader.committedOffset));
+      }
+    });
   }
 
+  /**
+   * Starts everything. Throws a CheckpointError (code CHECKPOINT_DIR) when the
+   * checkpoint directory is unusable and a KafkajsPatchError when kafkajs is
+   * not the code this build patches: both before any file is opened.
+   */
   async start(): Promise<void> {
     const { config } = this;
+    await this.store.load();
+    await verifyKafkajsPatches();
     if (config.http.port !== 0) {
       this.http = new HttpServer({
         host: config.http.host,
         port: config.http.port,
         metrics: this.metrics,
         logger: this.logger,
-        health: { isLive: () => this.started, isReady: () => this.started && !this.sink.isFailing },
+        health: { liveness: () => this.liveness(), isReady: () => this.ready, status: () => this.status() },
       });
       this.httpPort = await this.http.start();
     }
-    await this.store.load();
     this.sink.start();
-    for (const input of config.inputs) {
-      const fileInput = new FileInput({
-        input,
-        reader: config.reader,
-        rotated: config.rotated,
-        scanIntervalMs: config.discovery.scanIntervalMs,
-        budget: this.budget,
-        sink: this.sink,
-        store: this.store,
-        metrics: this.metrics,
-        logger: this.logger,
-        claims: this.claims,
-      });
-      this.inputs.push(fileInput);
-      await fileInput.start();
-    }
-    // Record the start positions now: a file started at its end must not be
-    // started at its (then later) end again if the agent dies before the
-    // first interval.
+    this.inputs = config.inputs.map(
+      (input, order) =>
+        new Input({
+          config: input,
+          order,
+          registry: this.registry,
+          scanIntervalMs: config.discovery.scanIntervalMs,
+          logger: this.logger,
+          autoScan: true,
+        }),
+    );
+    this.registry.setInputs(this.inputs.map((i) => i.claim));
+    for (const input of this.inputs) await input.start();
+    const roots = new Set(this.inputs.flatMap((i) => i.watchRoots()));
+    await this.registry.recoverUnfinished(roots);
+    this.registry.setDiscoveryDirs(roots);
     await this.checkpointNow();
+    // A signal during start-up: shutdown owns what exists; start no more.
+    if (this.shuttingDown) return;
     this.checkpointTimer = setInterval(() => void this.checkpointNow(), config.checkpoint.intervalMs);
-    this.started = true;
+    this.ready = true;
     this.logger.info(
       {
         brokers: config.kafka.brokers,
-        inputs: config.inputs.map((i) => ({ topic: i.topic, paths: i.paths })),
+        inputs: config.inputs.map((i) => ({ name: i.name, topic: i.topic, paths: i.paths })),
         checkpointFile: this.store.path,
+        configHash: this.configHash,
       },
       'logagent started',
     );
@@ -112,11 +148,13 @@ export class Agent {
     if (this.checkpointing) return this.checkpointing;
     this.checkpointing = (async () => {
       try {
-        for (const input of this.inputs) await input.syncCheckpoints();
-        this.store.prune(this.config.checkpoint.pruneAfterMs, new Set(this.claims.keys()));
+        await this.registry.syncCheckpoints();
+        this.store.prune(this.config.checkpoint.pruneAfterMs, this.registry.liveIdentities());
         await this.store.persist();
       } catch (err) {
-        this.logger.error({ err: errorMessage(err) }, 'checkpoint write failed; retrying at the next interval');
+        this.logger.error({ err }, 'checkpoint write failed; retrying at the next interval');
+      } finally {
+        this.lastCheckpointAt = Date.now();
       }
     })().finally(() => {
       this.checkpointing = undefined;
@@ -124,28 +162,57 @@ export class Agent {
     return this.checkpointing;
   }
 
+  liveness(): Liveness {
+    const now = Date.now();
+    const loops: Record<string, { agoMs: number; limitMs: number; ok: boolean }> = {};
+    const check = (name: string, last: number, intervalMs: number): void => {
+      const limitMs = STALL_INTERVALS * intervalMs + STALL_SLACK_MS;
+      const agoMs = now - last;
+      loops[name] = { agoMs, limitMs, ok: !this.ready || this.shuttingDown !== undefined || agoMs <= limitMs };
+    };
+    check('checkpoint', this.lastCheckpointAt, this.config.checkpoint.intervalMs);
+    for (const input of this.inputs) check(`scan:${input.name}`, input.lastScanAt, this.config.discovery.scanIntervalMs);
+    return { ok: Object.values(loops).every((l) => l.ok), loops };
+  }
+
+  status(): unknown {
+    return {
+      ready: this.ready,
+      shuttingDown: this.shuttingDown !== undefined,
+      config: { hash: this.configHash, inputs: this.config.inputs.map((i) => ({ name: i.name, topic: i.topic, paths: i.paths })) },
+      kafka: this.sink.status(),
+      budget: { maxBytes: this.budget.maxBytes, usedBytes: this.budget.usedBytes, heldBytes: this.budget.heldBytes },
+      files: this.registry.status(),
+    };
+  }
+
   shutdown(reason: string): Promise<ShutdownResult> {
     this.shuttingDown ??= this.runShutdown(reason);
     return this.shuttingDown;
+  }
+
+  private onDirectoryChange(dir: string): void {
+    for (const input of this.inputs) if (input.watchRoots().some((root) => dir === root || dir.startsWith(`${root}/`))) input.requestScan();
   }
 
   private async runShutdown(reason: string): Promise<ShutdownResult> {
     const { quietMs, deadlineMs } = this.config.shutdown;
     const deadline = AbortSignal.timeout(deadlineMs);
     const startedAt = Date.now();
+    const remaining = (): number => Math.max(0, deadlineMs - (Date.now() - startedAt));
     this.logger.info({ reason, quietMs, deadlineMs }, 'shutting down: waiting for files to go quiet');
 
     // 1. Keep reading while the app writes its last lines.
-    while (!deadline.aborted && quietMs > 0) {
-      const lastGrowth = Math.max(0, ...this.inputs.map((i) => i.lastGrowth()));
+    while (!deadline.aborted && quietMs > 0 && this.ready) {
+      const lastGrowth = Math.max(0, ...this.registry.openReaders.map((r) => r.lastGrowth));
       const quietFor = Date.now() - Math.max(lastGrowth, startedAt);
       if (quietFor >= quietMs) break;
       await sleep(Math.min(100, quietMs - quietFor), deadline).catch(() => undefined);
     }
 
     // 2. Stop discovery and reading; unfinished last lines are shipped.
-    for (const input of this.inputs) await input.stopDiscovery();
-    await Promise.all(this.inputs.map((i) => i.stopReading()));
+    await Promise.all(this.inputs.map((i) => i.stop()));
+    await this.registry.stopReading();
 
     // 3. Wait for Kafka to acknowledge what is in flight.
     let clean = true;
@@ -154,25 +221,32 @@ export class Agent {
     } catch {
       clean = false;
     }
-    const unacknowledged = this.sink.pendingCount;
+    const unacknowledgedLines = this.sink.pendingLines;
     if (!clean) {
       this.logger.error(
-        { unacknowledged, deadlineMs },
+        { unacknowledgedLines, deadlineMs },
         'shutdown deadline reached before Kafka acknowledged every line; they are shipped again after restart',
       );
     }
 
     // 4. Final checkpoint: covers exactly what was acknowledged.
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    this.checkpointTimer = undefined;
     await this.checkpointing;
-    await this.checkpointNow();
+    await this.registry.closeAll();
+    await this.store
+      .persist()
+      .catch((err: unknown) => this.logger.error({ err }, 'final checkpoint write failed; the previous checkpoint stands'));
 
-    // 5. Release everything.
-    await Promise.all(this.inputs.map((i) => i.close()));
-    await this.store.persist().catch((err: unknown) => this.logger.error({ err: errorMessage(err) }, 'final checkpoint write failed'));
-    await this.sink.close();
+    // 5. Release everything, even if Kafka never answers.
+    await this.sink.close(Math.min(CLOSE_GRACE_MS, Math.max(200, remaining())));
     await this.http?.close();
-    this.logger.info({ clean, unacknowledged, tookMs: Date.now() - startedAt }, 'logagent stopped');
-    return { clean, unacknowledged };
+    this.logger.info({ clean, unacknowledgedLines, tookMs: Date.now() - startedAt }, 'logagent stopped');
+    return { clean, unacknowledgedLines };
   }
+}
+
+/** A short, stable hash of the effective configuration (logged and exported as logagent_config_info). */
+export function hashConfig(config: Config): string {
+  return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 12);
 }

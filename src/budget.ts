@@ -1,78 +1,128 @@
-// The global in-flight budget: bytes of lines read from files and not yet
-// acknowledged by Kafka. Readers reserve before they read and wait while the
-// budget is spent, so with Kafka down the files on disk are the buffer and
-// memory stays flat. Waiting is the backpressure; nothing is dropped.
+// The global in-flight budget: memory held for lines read from files and
+// not yet acknowledged by Kafka, plus unfinished last lines. It charges what
+// a line really costs, not only its bytes: every line its bytes plus
+// LINE_COST_BYTES of bookkeeping, every read batch BATCH_COST_BYTES (both
+// measured, see docs/delivery-guarantees.md), so two million empty lines
+// cost as much as they weigh. Readers size their reads to the room left and
+// wait while it is spent: with Kafka down the files on disk are the buffer
+// and memory stays flat. Waiting is the backpressure; nothing is dropped.
+//
+// Readers never block inside the budget: tryReserve() either takes the bytes
+// or says no, and waitForRoom() parks the reader until acknowledgements
+// freed room. Parked readers are woken together once usage falls below the
+// low-water mark, so a budget that frees one batch at a time does not wake
+// every reader for every batch.
+
+/** Heap bytes a line in flight costs beyond its own bytes: two numbers in its batch's offset arrays, rounded up (measured: bench/record-cost.ts). */
+export const LINE_COST_BYTES = 16;
+/** Heap bytes of one read batch in flight: the batch object, its arrays, its tracker entry and queue slot (measured: bench/record-cost.ts). */
+export const BATCH_COST_BYTES = 640;
 
 export class InflightBudget {
   readonly maxBytes: number;
-  private used = 0;
-  private waiters: Array<{ bytes: number; resolve: () => void; reject: (err: unknown) => void }> = [];
+  /** Charged for batches handed to the sink (and reservations being read into): freed by acknowledgements. */
+  private inflight = 0;
+  /** Charged for unfinished last lines held by readers: freed when the line completes or the file closes. */
+  private held = 0;
+  private waiters: Array<() => void> = [];
 
   constructor(maxBytes: number) {
+    if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) throw new RangeError('maxBytes must be a positive integer');
     this.maxBytes = maxBytes;
   }
 
   get usedBytes(): number {
-    return this.used;
+    return this.inflight + this.held;
+  }
+
+  get inflightBytes(): number {
+    return this.inflight;
+  }
+
+  get heldBytes(): number {
+    return this.held;
   }
 
   get availableBytes(): number {
-    return Math.max(0, this.maxBytes - this.used);
+    return Math.max(0, this.maxBytes - this.usedBytes);
+  }
+
+  /** Readers parked in waitForRoom(). */
+  get waitingCount(): number {
+    return this.waiters.length;
   }
 
   /**
-   * Waits until `bytes` fit, then takes them. A request larger than the whole
-   * budget is granted once nothing else is in flight, so it cannot starve.
+   * Takes `bytes` if they fit. When nothing is in flight the request is
+   * granted whatever its size: no acknowledgement could ever free room, so
+   * refusing would deadlock (a request larger than the budget, or readers
+   * whose unfinished lines fill it).
    */
-  async reserve(bytes: number, signal?: AbortSignal): Promise<void> {
-    if (this.fits(bytes) && this.waiters.length === 0) {
-      this.used += bytes;
-      return;
+  tryReserve(bytes: number): boolean {
+    if (this.usedBytes + bytes <= this.maxBytes || this.inflight === 0) {
+      this.inflight += bytes;
+      return true;
     }
-    signal?.throwIfAborted();
-    await new Promise<void>((resolve, reject) => {
+    return false;
+  }
+
+  /**
+   * Settles a reservation once the read is split into lines: the batches
+   * handed to the sink cost `batchBytes`, and the reader's unfinished line
+   * changed by `heldDelta`. Never waits.
+   */
+  settle(reservedBytes: number, batchBytes: number, heldDelta: number): void {
+    this.inflight += batchBytes - reservedBytes;
+    this.held += heldDelta;
+    if (this.inflight < 0) this.inflight = 0;
+    if (this.held < 0) this.held = 0;
+    this.maybeWake();
+  }
+
+  /** An acknowledged (or abandoned) batch gives its bytes back. */
+  release(bytes: number): void {
+    this.inflight -= bytes;
+    if (this.inflight < 0) this.inflight = 0;
+    this.maybeWake();
+  }
+
+  /** A reader dropped its unfinished line (truncation, close). */
+  releaseHeld(bytes: number): void {
+    this.held -= bytes;
+    if (this.held < 0) this.held = 0;
+    this.maybeWake();
+  }
+
+  /**
+   * Resolves once usage is below half the budget, or nothing is in flight
+   * (at once if so already), or `signal` aborts. Never rejects: the caller
+   * re-checks what it was waiting for.
+   */
+  waitForRoom(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted || this.hasRoom()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
       const onAbort = (): void => {
-        const i = this.waiters.indexOf(waiter);
+        const i = this.waiters.indexOf(done);
         if (i >= 0) this.waiters.splice(i, 1);
-        reject(signal?.reason);
-        this.wake();
+        resolve();
       };
-      const waiter = {
-        bytes,
-        resolve: () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        },
-        reject,
-      };
-      this.waiters.push(waiter);
+      this.waiters.push(done);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
-  /** Adjusts a reservation after the fact: positive takes more (never waits), negative gives back. */
-  adjust(deltaBytes: number): void {
-    this.used += deltaBytes;
-    if (deltaBytes < 0) this.wake();
+  private hasRoom(): boolean {
+    return this.usedBytes <= this.maxBytes / 2 || this.inflight === 0;
   }
 
-  release(bytes: number): void {
-    this.adjust(-bytes);
-  }
-
-  private fits(bytes: number): boolean {
-    return this.used + bytes <= this.maxBytes || this.used === 0;
-  }
-
-  private wake(): void {
-    // FIFO: the first waiter is served first, so a large request is not
-    // starved by a stream of small ones.
-    while (this.waiters.length > 0) {
-      const first = this.waiters[0];
-      if (!first || !this.fits(first.bytes)) return;
-      this.waiters.shift();
-      this.used += first.bytes;
-      first.resolve();
-    }
+  private maybeWake(): void {
+    if (this.waiters.length === 0 || !this.hasRoom()) return;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
   }
 }

@@ -3,7 +3,15 @@
 // help, so callers decide between "log and retry", "retire this file" and
 // "exit with a clear message" without parsing messages.
 
-export const ERROR_CODES = ['CONFIG_INVALID', 'CHECKPOINT_CORRUPT', 'CHECKPOINT_IO', 'USAGE'] as const;
+export const ERROR_CODES = [
+  'CONFIG_INVALID',
+  'CHECKPOINT_CORRUPT',
+  'CHECKPOINT_IO',
+  'CHECKPOINT_DIR',
+  'USAGE',
+  'KAFKAJS_PATCH',
+  'KAFKA_TIMEOUT',
+] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -49,9 +57,25 @@ export class UsageError extends LogAgentError {
 }
 
 export class CheckpointError extends LogAgentError {
-  constructor(code: 'CHECKPOINT_CORRUPT' | 'CHECKPOINT_IO', message: string, cause?: unknown) {
+  constructor(code: 'CHECKPOINT_CORRUPT' | 'CHECKPOINT_IO' | 'CHECKPOINT_DIR', message: string, cause?: unknown) {
     super(code, message, { cause, canRetry: code === 'CHECKPOINT_IO' });
     this.name = 'CheckpointError';
+  }
+}
+
+/** A load-time replacement of kafkajs internals did not take effect: the agent must not run on unknown code. */
+export class KafkajsPatchError extends LogAgentError {
+  constructor(message: string) {
+    super('KAFKAJS_PATCH', message);
+    this.name = 'KafkajsPatchError';
+  }
+}
+
+/** Kafka did not answer within our own deadline (a broker that accepts connections and stays silent). */
+export class KafkaTimeoutError extends LogAgentError {
+  constructor(what: string, timeoutMs: number) {
+    super('KAFKA_TIMEOUT', `${what} got no answer from Kafka within ${timeoutMs} ms`, { canRetry: true });
+    this.name = 'KafkaTimeoutError';
   }
 }
 

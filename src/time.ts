@@ -19,12 +19,16 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** Resolves after `ms` or as soon as wake() is called, whichever comes first; never rejects. */
+/**
+ * Resolves after `ms` or as soon as wake() is called, whichever comes first;
+ * never rejects. Without `ms` only wake() (or the signal) ends the wait, so
+ * an idle file costs no timer at all.
+ */
 export class Waker {
-  private pending: { resolve: () => void; timer: NodeJS.Timeout } | undefined;
+  private pending: { resolve: () => void; timer: NodeJS.Timeout | undefined } | undefined;
   private woken = false;
 
-  wait(ms: number, signal?: AbortSignal): Promise<void> {
+  wait(ms: number | undefined, signal?: AbortSignal): Promise<void> {
     if (this.woken || signal?.aborted) {
       this.woken = false;
       return Promise.resolve();
@@ -32,12 +36,12 @@ export class Waker {
     return new Promise((resolve) => {
       const finish = (): void => {
         signal?.removeEventListener('abort', finish);
-        if (this.pending) clearTimeout(this.pending.timer);
+        if (this.pending?.timer) clearTimeout(this.pending.timer);
         this.pending = undefined;
         this.woken = false;
         resolve();
       };
-      this.pending = { resolve: finish, timer: setTimeout(finish, ms) };
+      this.pending = { resolve: finish, timer: ms === undefined ? undefined : setTimeout(finish, ms) };
       signal?.addEventListener('abort', finish, { once: true });
     });
   }

@@ -8,14 +8,16 @@
 // a crash loop) and the agent starts as if it had none; that is logged as an
 // error and counted.
 
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
 import type pino from 'pino';
 import { CheckpointError, errnoCode, errorMessage } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 
 export const CHECKPOINT_FILE = 'checkpoints.json';
-const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 2;
+/** Versions this build reads: 1 lacked `input` and `finished` (read as unknown and unfinished). */
+const READABLE_VERSIONS = new Set([1, 2]);
 
 export interface CheckpointEntry {
   /** Path the file was last seen at (informational: identity is the key). */
@@ -26,6 +28,14 @@ export interface CheckpointEntry {
   readonly tail: string;
   /** Epoch ms of the last time the file was seen open or on disk. */
   readonly seenAt: number;
+  /** Name of the input whose route the file's lines took. */
+  readonly input?: string;
+  /**
+   * The file was rotated away and read to its end: nothing more is expected
+   * from it. An unfinished file that is not at any matched path after a
+   * restart is looked for by identity (it was renamed while we were down).
+   */
+  readonly finished?: boolean;
 }
 
 interface CheckpointFile {
@@ -58,13 +68,15 @@ export class CheckpointStore {
     this.now = options.now ?? Date.now;
   }
 
-  /** Loads the file; a missing file is an empty store, a corrupt one is moved aside. */
+  /**
+   * Loads the file; a missing file is an empty store, a corrupt one is moved
+   * aside. The directory must exist (or be creatable) and be writable: that
+   * is checked first, by writing and syncing a probe file, so that an
+   * unusable directory is a clear error at start rather than a silent
+   * failure at the first checkpoint.
+   */
   async load(): Promise<void> {
-    try {
-      await mkdir(this.dir, { recursive: true });
-    } catch (err) {
-      throw new CheckpointError('CHECKPOINT_IO', `cannot create checkpoint directory ${this.dir}: ${errorMessage(err)}`, err);
-    }
+    await this.probeWritable();
     try {
       const text = await this.readText();
       if (text === undefined) return;
@@ -89,6 +101,28 @@ export class CheckpointStore {
     }
   }
 
+  private async probeWritable(): Promise<void> {
+    try {
+      await makeDirectory(this.dir);
+    } catch (err) {
+      throw new CheckpointError('CHECKPOINT_DIR', `cannot create checkpoint directory ${this.dir}: ${errorMessage(err)}`, err);
+    }
+    const probe = join(this.dir, `.probe-${process.pid}`);
+    try {
+      const file = await open(probe, 'w', 0o644);
+      try {
+        await file.writeFile('probe', 'utf8');
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      await unlink(probe);
+    } catch (err) {
+      await unlink(probe).catch(() => undefined);
+      throw new CheckpointError('CHECKPOINT_DIR', `checkpoint directory ${this.dir} is not writable: ${errorMessage(err)}`, err);
+    }
+  }
+
   /** Loads for inspection: a missing or corrupt file is reported, nothing is moved or created. */
   async loadReadOnly(): Promise<void> {
     const text = await this.readText();
@@ -110,8 +144,12 @@ export class CheckpointStore {
     }
   }
 
-  get(key: string): CheckpointEntry | undefined {
-    return this.entries.get(key);
+  get(identity: string): CheckpointEntry | undefined {
+    return this.entries.get(identity);
+  }
+
+  entriesList(): Array<[string, CheckpointEntry]> {
+    return [...this.entries];
   }
 
   /** Some entry was last seen at `path`. */
@@ -120,7 +158,7 @@ export class CheckpointStore {
     return false;
   }
 
-  keys(): IterableIterator<string> {
+  identities(): IterableIterator<string> {
     return this.entries.keys();
   }
 
@@ -128,8 +166,8 @@ export class CheckpointStore {
     return this.entries.size;
   }
 
-  set(key: string, entry: CheckpointEntry): void {
-    const old = this.entries.get(key);
+  set(identity: string, entry: CheckpointEntry): void {
+    const old = this.entries.get(identity);
     if (
       old &&
       old.offset === entry.offset &&
@@ -137,25 +175,27 @@ export class CheckpointStore {
       old.tail === entry.tail &&
       old.head.length === entry.head.length &&
       old.head.sha256 === entry.head.sha256 &&
+      old.input === entry.input &&
+      old.finished === entry.finished &&
       entry.seenAt - old.seenAt < 60_000
     ) {
       return;
     }
-    this.entries.set(key, entry);
+    this.entries.set(identity, entry);
     this.dirty = true;
   }
 
-  delete(key: string): void {
-    if (this.entries.delete(key)) this.dirty = true;
+  delete(identity: string): void {
+    if (this.entries.delete(identity)) this.dirty = true;
   }
 
-  /** Removes entries of files not seen for `maxAgeMs`, except the keys in `live`. */
+  /** Removes entries of files not seen for `maxAgeMs`, except the identities in `live`. */
   prune(maxAgeMs: number, live: ReadonlySet<string>): number {
     const cutoff = this.now() - maxAgeMs;
     let removed = 0;
-    for (const [key, entry] of this.entries) {
-      if (!live.has(key) && entry.seenAt < cutoff) {
-        this.entries.delete(key);
+    for (const [identity, entry] of this.entries) {
+      if (!live.has(identity) && entry.seenAt < cutoff) {
+        this.entries.delete(identity);
         removed++;
       }
     }
@@ -201,15 +241,42 @@ export class CheckpointStore {
   }
 }
 
+/**
+ * mkdir -p without Node's `recursive: true`, which spins forever at 100% CPU
+ * in a libuv thread when a parent exists but cannot hold children: procfs
+ * answers ENOENT for /proc/nope, Node's walk reads that as "parent missing",
+ * creates the parent (EEXIST), retries, and so on (seen with
+ * LOGAGENT_CHECKPOINT_DIR=/proc/nope: no log line, no exit). Here each
+ * component is created once, top down, and the first real error is final.
+ */
+export async function makeDirectory(dir: string): Promise<void> {
+  const full = resolve(dir);
+  const parts = full.split(sep).filter((p) => p !== '');
+  let current = sep;
+  for (const part of parts) {
+    current = join(current, part);
+    try {
+      await mkdir(current);
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw err;
+      if (!(await stat(current)).isDirectory()) {
+        throw Object.assign(new Error(`ENOTDIR: ${current} exists and is not a directory`), { code: 'ENOTDIR' });
+      }
+    }
+  }
+}
+
 export function parseCheckpointFile(text: string): Map<string, CheckpointEntry> {
   const data = JSON.parse(text) as unknown;
   if (typeof data !== 'object' || data === null) throw new Error('not a JSON object');
   const { version, files } = data as Partial<CheckpointFile>;
-  if (version !== FORMAT_VERSION) throw new Error(`unsupported version ${String(version)} (expected ${FORMAT_VERSION})`);
+  if (typeof version !== 'number' || !READABLE_VERSIONS.has(version)) {
+    throw new Error(`unsupported version ${String(version)} (expected ${FORMAT_VERSION})`);
+  }
   if (typeof files !== 'object' || files === null) throw new Error('"files" is not an object');
   const entries = new Map<string, CheckpointEntry>();
-  for (const [key, value] of Object.entries(files)) {
-    if (!/^\d+:\d+$/.test(key)) throw new Error(`bad file identity "${key}"`);
+  for (const [identity, value] of Object.entries(files)) {
+    if (!/^\d+:\d+$/.test(identity)) throw new Error(`bad file identity "${identity}"`);
     const e = value as Partial<CheckpointEntry> | null;
     if (
       typeof e !== 'object' ||
@@ -222,16 +289,20 @@ export function parseCheckpointFile(text: string): Map<string, CheckpointEntry> 
       typeof e.head !== 'object' ||
       e.head === null ||
       !Number.isSafeInteger(e.head.length) ||
-      typeof e.head.sha256 !== 'string'
+      typeof e.head.sha256 !== 'string' ||
+      (e.input !== undefined && typeof e.input !== 'string') ||
+      (e.finished !== undefined && typeof e.finished !== 'boolean')
     ) {
-      throw new Error(`bad entry for "${key}"`);
+      throw new Error(`bad entry for "${identity}"`);
     }
-    entries.set(key, {
+    entries.set(identity, {
       path: e.path,
       offset: e.offset as number,
       head: { length: e.head.length, sha256: e.head.sha256 },
       tail: e.tail,
       seenAt: e.seenAt,
+      ...(e.input === undefined ? {} : { input: e.input }),
+      ...(e.finished ? { finished: true } : {}),
     });
   }
   return entries;

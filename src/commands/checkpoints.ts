@@ -2,12 +2,11 @@
 // configuration matches: its identity, size, saved offset and what a restart
 // would do. Reads the checkpoint file; changes nothing.
 
-import { open } from 'node:fs/promises';
 import pino from 'pino';
 import { CheckpointStore } from '../checkpoint/store.ts';
 import { PathMatcher } from '../input/discovery.ts';
-import { planFor } from '../input/file-input.ts';
-import { isMissing, statHandle } from '../input/identity.ts';
+import { openRegularFile } from '../input/open-file.ts';
+import { planFor } from '../input/start-position.ts';
 import { configFromArgs, parseConfigArgs } from './options.ts';
 
 interface Row {
@@ -30,32 +29,27 @@ export async function checkpointsCommand(args: string[]): Promise<number> {
   const seen = new Set<string>();
   for (const input of config.inputs) {
     for (const path of await new PathMatcher(input.paths, input.exclude).list()) {
-      let handle;
-      try {
-        handle = await open(path, 'r');
-      } catch (err) {
-        if (isMissing(err)) continue;
-        rows.push({
-          path,
-          identity: '-',
-          size: 0,
-          checkpoint: null,
-          action: 'skip',
-          offset: 0,
-          reason: `cannot open: ${(err as Error).message}`,
-        });
+      const opened = await openRegularFile(path);
+      if (opened.kind === 'missing') continue;
+      if (opened.kind !== 'opened') {
+        const reason =
+          opened.kind === 'not-regular'
+            ? `not a regular file (${opened.what}); never opened`
+            : `cannot open: ${(opened.error as Error).message}`;
+        if (opened.kind === 'not-regular' && opened.what === 'directory') continue;
+        rows.push({ path, identity: '-', size: 0, checkpoint: null, action: 'skip', offset: 0, reason });
         continue;
       }
+      const { handle, facts } = opened;
       try {
-        const facts = await statHandle(handle);
-        if (seen.has(facts.key)) continue;
-        seen.add(facts.key);
-        const plan = await planFor(handle, path, facts.key, facts.size, true, input.startAt, store);
+        if (seen.has(facts.identity)) continue;
+        seen.add(facts.identity);
+        const plan = await planFor(handle, path, facts.identity, facts.size, true, input.startAt, store);
         rows.push({
           path,
-          identity: facts.key,
+          identity: facts.identity,
           size: facts.size,
-          checkpoint: store.get(facts.key)?.offset ?? null,
+          checkpoint: store.get(facts.identity)?.offset ?? null,
           action: plan.action,
           offset: plan.offset,
           reason: plan.reason,
@@ -65,18 +59,18 @@ export async function checkpointsCommand(args: string[]): Promise<number> {
       }
     }
   }
-  for (const key of store.keys()) {
-    if (seen.has(key)) continue;
-    const entry = store.get(key);
-    if (!entry) continue;
+  for (const [identity, entry] of store.entriesList()) {
+    if (seen.has(identity)) continue;
     rows.push({
       path: entry.path,
-      identity: key,
+      identity,
       size: 0,
       checkpoint: entry.offset,
       action: 'none',
       offset: entry.offset,
-      reason: 'not matched now (rotated away or deleted); kept until pruned',
+      reason: entry.finished
+        ? 'rotated away and read to its end; kept until pruned'
+        : 'not matched now: looked for by identity in the watched directories at start (renamed while stopped), else kept until pruned',
     });
   }
 

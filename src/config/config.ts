@@ -31,6 +31,7 @@ export interface ReaderConfig {
   readonly maxLineBytes: number;
   readonly readChunkBytes: number;
   readonly pollIntervalMs: number;
+  readonly closeInactiveMs: number;
   readonly partialLineTimeoutMs: number;
 }
 
@@ -42,7 +43,8 @@ export interface RotatedConfig {
 
 /** One set of files tailed to one topic. The env-only config has exactly one. */
 export interface InputConfig {
-  readonly id: string;
+  /** Unique and stable: identifies the input across reloads. */
+  readonly name: string;
   readonly topic: string;
   readonly paths: readonly string[];
   readonly exclude: readonly string[];

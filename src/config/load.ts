@@ -153,7 +153,7 @@ function crossCheck(raw: RawConfig, envs: Map<string, string>): ConfigProblem[] 
 function toConfig(raw: RawConfig): Config {
   return {
     kafka: { ...raw.kafka, brokers: raw.kafka.brokers.map((b) => b.trim()) },
-    inputs: [{ id: 'default', topic: raw.topic, paths: raw.paths, exclude: raw.exclude, startAt: raw.startAt }],
+    inputs: [{ name: 'default', topic: raw.topic, paths: raw.paths, exclude: raw.exclude, startAt: raw.startAt }],
     reader: raw.reader,
     discovery: raw.discovery,
     rotated: raw.rotated,

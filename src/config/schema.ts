@@ -192,10 +192,16 @@ export const schema = {
       env: 'LOGAGENT_READ_CHUNK_BYTES',
     },
     pollIntervalMs: {
-      doc: 'How often an open file is checked for growth when no filesystem event arrives.',
+      doc: 'How often a file that is being written (grew in the last 2 s) is checked for more; quiet files wait for a filesystem event or the scan.',
       format: positiveInt('pollIntervalMs'),
       default: 250,
       env: 'LOGAGENT_POLL_INTERVAL_MS',
+    },
+    closeInactiveMs: {
+      doc: 'A file that stayed quiet this long with every line acknowledged is closed (no descriptor, no timer) and reopened by identity when it grows, also after a rename.',
+      format: positiveInt('closeInactiveMs'),
+      default: 60_000,
+      env: 'LOGAGENT_CLOSE_INACTIVE_MS',
     },
     partialLineTimeoutMs: {
       doc: 'A last line without a newline is shipped once its file has been quiet this long.',
@@ -206,9 +212,9 @@ export const schema = {
   },
   discovery: {
     scanIntervalMs: {
-      doc: 'Period of the full rescan of the globs; filesystem events only make discovery faster.',
+      doc: 'Period of the full rescan of the globs, the safety net for lost filesystem events (which make discovery immediate where they work).',
       format: positiveInt('scanIntervalMs'),
-      default: 1_000,
+      default: 10_000,
       env: 'LOGAGENT_SCAN_INTERVAL_MS',
     },
   },
@@ -233,7 +239,7 @@ export const schema = {
     },
   },
   inflightMaxBytes: {
-    doc: 'Budget of line bytes read but not yet acknowledged by Kafka; readers wait when it is spent. Also bounds the lines a crash can repeat.',
+    doc: 'Memory budget of lines read but not yet acknowledged by Kafka (their bytes plus 16 bytes per line and 640 per read batch) and unfinished last lines; readers wait when it is spent. Also bounds the lines a crash can repeat.',
     format: positiveInt('inflightMaxBytes'),
     default: 4 * MiB,
     env: 'LOGAGENT_INFLIGHT_MAX_BYTES',

@@ -1,14 +1,28 @@
-// The operator's window: /metrics (Prometheus text), /healthz (the process
-// is alive and its loops run), /readyz (Kafka accepted the last delivery
-// attempt, or nothing was sent yet and the producer connected).
+// The operator's window. Semantics chosen for a sidecar, whose readiness
+// decides whether the whole pod gets traffic and whose startup probe (native
+// sidecar) holds the application's start, so neither depends on Kafka:
+//   /healthz  200 while the agent's loops are alive: discovery scans and the
+//             checkpoint loop ran recently (503 with the stalled loop named);
+//   /readyz   200 once the configuration is loaded and the inputs started;
+//   /status   JSON: config hash, Kafka delivery state, every open or dormant
+//             file (path, identity, size, offsets, lag, state);
+//   /metrics  Prometheus text.
+// Kafka's state is in /status and the metrics, never in the probes.
 
 import { createServer, type Server } from 'node:http';
 import type pino from 'pino';
 import type { Metrics } from '../metrics.ts';
 
+export interface Liveness {
+  readonly ok: boolean;
+  /** Per loop: how long ago it last ran, and its allowance. */
+  readonly loops: Record<string, { readonly agoMs: number; readonly limitMs: number; readonly ok: boolean }>;
+}
+
 export interface HealthSource {
-  isLive(): boolean;
+  liveness(): Liveness;
   isReady(): boolean;
+  status(): unknown;
 }
 
 export interface HttpServerOptions {
@@ -28,23 +42,39 @@ export class HttpServer {
   }
 
   async start(): Promise<number> {
-    const { metrics, health } = this.options;
+    const { metrics, health, logger } = this.options;
     const server = createServer((req, res) => {
       const url = (req.url ?? '/').split('?')[0];
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.writeHead(405).end();
         return;
       }
-      if (url === '/metrics') {
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(metrics.render());
-      } else if (url === '/healthz') {
-        const ok = health.isLive();
-        res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'not live\n');
-      } else if (url === '/readyz') {
-        const ok = health.isReady();
-        res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ready\n' : 'not ready\n');
-      } else {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      const json = (code: number, body: unknown): void => {
+        res.writeHead(code, { 'content-type': 'application/json' }).end(`${JSON.stringify(body, null, 2)}\n`);
+      };
+      try {
+        if (url === '/metrics') {
+          metrics.render().then(
+            (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
+            (err: unknown) => {
+              logger.error({ err }, 'cannot render metrics');
+              res.writeHead(500).end();
+            },
+          );
+        } else if (url === '/healthz') {
+          const live = health.liveness();
+          json(live.ok ? 200 : 503, { status: live.ok ? 'ok' : 'stalled', loops: live.loops });
+        } else if (url === '/readyz') {
+          const ok = health.isReady();
+          res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ready\n' : 'not ready\n');
+        } else if (url === '/status') {
+          json(200, health.status());
+        } else {
+          res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+        }
+      } catch (err) {
+        logger.error({ err, url }, 'http handler failed');
+        res.writeHead(500).end();
       }
     });
     this.server = server;
@@ -57,7 +87,7 @@ export class HttpServer {
     });
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : this.options.port;
-    this.options.logger.info({ host: this.options.host, port }, 'http server listening');
+    logger.info({ host: this.options.host, port }, 'http server listening');
     return port;
   }
 

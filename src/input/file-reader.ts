@@ -1,104 +1,162 @@
-// FileReader: one open file, from open to close. It reads new bytes as the
-// file grows, splits them into lines, hands each line to the sink and tracks
-// which ones Kafka acknowledged, so the checkpoint only ever covers
-// acknowledged lines.
+// FileReader: one open file, from open to close. Each poll() checks the file
+// once (where it is, whether it grew or shrank), reads what the in-flight
+// budget allows, splits it into lines and hands them to the sink as
+// LineBatches; acknowledgements come back through onBatchAcked() and move
+// the acknowledged offset, which is the only offset a checkpoint ever takes.
 //
-// It owns its descriptor. It keeps the descriptor after the file is renamed
-// or deleted and reads it to the end; it closes only when everything read has
-// been acknowledged and the file has been quiet for rotated.quietMs, or when
-// the hold limit is exceeded (then the rest is counted as abandoned). It does
-// not decide which files exist: the FileInput that created it does.
+// It owns its descriptor and nothing else: it never writes the checkpoint
+// store (the registry asks it for its checkpoint), never schedules itself
+// (the registry's loop, or a test, calls poll()), and takes its route
+// (topic) from the registry, so a reload can change where the next line goes
+// without touching the file.
+//
+// It keeps the descriptor after the file is renamed or deleted and reads it
+// to its end; it closes when everything read is acknowledged and the file
+// has been quiet for rotated.quietMs, when the hold limit is exceeded (the
+// rest is counted as abandoned), when an at-path file stayed quiet and fully
+// acknowledged for closeInactiveMs (it is then dormant: the registry reopens
+// it by identity when it grows), or when no input matches it any more.
 
 import type { FileHandle } from 'node:fs/promises';
 import type pino from 'pino';
+import { BATCH_COST_BYTES, LINE_COST_BYTES, type InflightBudget } from '../budget.ts';
 import { AckTracker } from '../checkpoint/ack-tracker.ts';
-import type { CheckpointStore } from '../checkpoint/store.ts';
+import type { CheckpointEntry } from '../checkpoint/store.ts';
 import type { ReaderConfig, RotatedConfig } from '../config/config.ts';
-import type { InflightBudget } from '../budget.ts';
-import { errorMessage } from '../errors.ts';
+import type { RateLimitedWarning } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import type { OutRecord, Sink } from '../sink/sink.ts';
+import { LineBatch, type BatchOwner } from '../sink/line-batch.ts';
+import type { Sink } from '../sink/sink.ts';
 import { Waker } from '../time.ts';
 import { reconcile, type Location } from './file-state.ts';
-import { HEAD_MAX_BYTES, readHead, readTail, statHandle, statPath, type HeadSignature } from './identity.ts';
-import { LineSplitter, type Line } from './line-splitter.ts';
+import { HEAD_MAX_BYTES, readAt, readHead, readTail, statHandle, statPath, TAIL_BYTES, type HeadSignature } from './identity.ts';
+import { LineSplitter, type LineRun } from './line-splitter.ts';
 
-export const TRUNCATED_HEADER = 'logagent.truncated';
+const EMPTY = Buffer.alloc(0);
 
-export type CloseReason = 'drained' | 'abandoned' | 'error' | 'shutdown';
+/** A file that grew within this window is polled every pollIntervalMs; a quieter one waits for an event or the scan. */
+export const ACTIVE_WINDOW_MS = 2_000;
+/** Below this much room, a reader waits for acknowledgements rather than reading crumbs. */
+const MIN_READ_BYTES = 4_096;
+
+export type CloseReason = 'drained' | 'abandoned' | 'error' | 'shutdown' | 'idle' | 'unmatched';
+
+/** What one poll found: keep waiting for work, wait for budget room, or the reader closed itself. */
+export type PollOutcome = 'idle' | 'blocked' | 'closed';
+
+/** Where lines go; the registry sets it from the owning input's config. */
+export interface ReaderRoute {
+  readonly input: string;
+  readonly topic: string;
+}
+
+export interface ReaderHooks {
+  /** The path stopped naming this file (renamed or deleted): a new file may be there. */
+  onDetached?(reader: FileReader): void;
+  /** The file became active (grew after a quiet spell) or went quiet: directory events are re-armed accordingly. */
+  onActivityChange?(reader: FileReader, active: boolean): void;
+  /** Closed; `checkpoint` is its final checkpoint (undefined when abandoned or failed: the last synced one stands). */
+  onClosed?(reader: FileReader, reason: CloseReason, checkpoint: ReaderCheckpoint | undefined): void;
+}
+
+/** A reader's checkpoint, without the registry's fields (input, finished). */
+export type ReaderCheckpoint = Pick<CheckpointEntry, 'path' | 'offset' | 'head' | 'tail' | 'seenAt'>;
 
 export interface FileReaderOptions {
   path: string;
-  key: string;
+  identity: string;
   handle: FileHandle;
   startOffset: number;
   head: HeadSignature;
-  topic: string;
+  /** The bytes just before startOffset (up to TAIL_BYTES), to recognise a rewrite before the first read. */
+  tailBefore?: Buffer;
+  route: ReaderRoute;
   reader: ReaderConfig;
   rotated: RotatedConfig;
   budget: InflightBudget;
   sink: Sink;
-  store: CheckpointStore;
   metrics: Metrics;
   logger: pino.Logger;
+  truncationWarning: RateLimitedWarning;
   now?: () => number;
-  onClosed?: (reader: FileReader, reason: CloseReason) => void;
-  /** The path stopped naming this file (renamed or deleted): a new file may be there. */
-  onDetached?: (reader: FileReader) => void;
+  hooks?: ReaderHooks;
+  /** Opened after it was renamed away (found again by identity): read to its end, then close. */
+  detached?: boolean;
+}
+
+/** The acknowledgements of one content generation of the file: a truncation starts a new one. */
+class Generation implements BatchOwner {
+  readonly tracker: AckTracker;
+  private readonly reader: FileReader;
+  constructor(reader: FileReader, startOffset: number) {
+    this.reader = reader;
+    this.tracker = new AckTracker(startOffset);
+  }
+  onBatchAcked(batch: LineBatch): void {
+    this.reader.acked(this, batch);
+  }
 }
 
 export class FileReader {
   readonly path: string;
-  readonly key: string;
+  readonly identity: string;
+  route: ReaderRoute;
   private readonly handle: FileHandle;
-  private readonly topic: string;
   private readonly cfg: ReaderConfig;
   private readonly rotatedCfg: RotatedConfig;
   private readonly budget: InflightBudget;
   private readonly sink: Sink;
-  private readonly store: CheckpointStore;
   private readonly metrics: Metrics;
   private readonly logger: pino.Logger;
+  private readonly truncationWarning: RateLimitedWarning;
   private readonly now: () => number;
-  private readonly onClosed: ((reader: FileReader, reason: CloseReason) => void) | undefined;
-  private readonly onDetached: ((reader: FileReader) => void) | undefined;
+  private readonly hooks: ReaderHooks;
 
   private readonly splitter: LineSplitter;
-  private tracker: AckTracker;
+  private generation: Generation;
   private head: HeadSignature;
   private location: Location = 'at-path';
   private detachedAt: number | undefined;
   private lastGrowthAt: number;
+  private active = true;
+  /** Size at the last look from poll() or refreshLocation(). */
   private lastSize = 0;
-  /** Size at the last look from either the read loop or refreshLocation(). */
-  private heldSize = 0;
+  /** Budget bytes charged for the unfinished last line. */
+  private heldCharge = 0;
+  private lastPollAtMs = 0;
+  /** The last bytes read, just before readOffset: recognises a file rewritten under us. */
+  private tailBefore: Buffer = EMPTY;
   private syncedOffset = -1;
   private syncedAt = 0;
-  private readonly waker = new Waker();
+  private finishing = false;
+  readonly waker = new Waker();
   private readonly abort = new AbortController();
   private stopping = false;
   private closed = false;
-  private running: Promise<void> | undefined;
 
   constructor(o: FileReaderOptions) {
     this.path = o.path;
-    this.key = o.key;
+    this.identity = o.identity;
     this.handle = o.handle;
-    this.topic = o.topic;
+    this.route = o.route;
     this.cfg = o.reader;
     this.rotatedCfg = o.rotated;
     this.budget = o.budget;
     this.sink = o.sink;
-    this.store = o.store;
     this.metrics = o.metrics;
-    this.logger = o.logger.child({ file: o.path, identity: o.key });
+    this.logger = o.logger.child({ file: o.path, identity: o.identity });
+    this.truncationWarning = o.truncationWarning;
     this.now = o.now ?? Date.now;
-    this.onClosed = o.onClosed;
-    this.onDetached = o.onDetached;
+    this.hooks = o.hooks ?? {};
     this.splitter = new LineSplitter(o.reader.maxLineBytes, o.startOffset);
-    this.tracker = new AckTracker(o.startOffset);
+    this.generation = new Generation(this, o.startOffset);
     this.head = o.head;
+    this.tailBefore = o.tailBefore ?? EMPTY;
     this.lastGrowthAt = this.now();
+    if (o.detached) {
+      this.location = 'rotated';
+      this.detachedAt = this.lastGrowthAt;
+    }
     this.metrics.filesOpened.inc();
   }
 
@@ -107,8 +165,14 @@ export class FileReader {
     return this.splitter.nextOffset;
   }
 
+  /** End of the last line of the contiguous run Kafka acknowledged: what a checkpoint holds. */
   get committedOffset(): number {
-    return this.tracker.committedOffset;
+    return this.generation.tracker.committedOffset;
+  }
+
+  /** Batches handed to the sink and not yet acknowledged. */
+  get unacknowledgedBatches(): number {
+    return this.generation.tracker.pendingCount;
   }
 
   get isDetached(): boolean {
@@ -123,133 +187,113 @@ export class FileReader {
     return this.closed;
   }
 
+  get isStopping(): boolean {
+    return this.stopping;
+  }
+
+  get isFinishing(): boolean {
+    return this.finishing;
+  }
+
+  /** Grew within ACTIVE_WINDOW_MS: polls itself, and its directory's events are disarmed. */
+  get isActive(): boolean {
+    return this.active;
+  }
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  /** Time the last poll started. */
+  get lastPollAt(): number {
+    return this.lastPollAtMs;
+  }
+
   /** Time of the last read that returned bytes. */
   get lastGrowth(): number {
     return this.lastGrowthAt;
   }
 
-  /** Size at the last check, for the cap on bytes held by deleted files. */
+  /** Size at the last check. */
   get size(): number {
-    return this.heldSize;
+    return this.lastSize;
   }
 
   get detachedSince(): number | undefined {
     return this.detachedAt;
   }
 
-  start(): void {
-    this.running ??= this.loop();
+  get state(): 'reading' | 'rotated' | 'deleted' | 'finishing' | 'closed' {
+    if (this.closed) return 'closed';
+    if (this.location === 'rotated') return 'rotated';
+    if (this.location === 'deleted') return 'deleted';
+    return this.finishing ? 'finishing' : 'reading';
   }
 
-  /** A filesystem event says the file may have changed: check it now. */
-  notify(): void {
+  /** Something may have changed (a filesystem event, the scan, an acknowledgement): check now. */
+  wake(): void {
     this.waker.wake();
   }
 
   /**
-   * Shutdown: stop reading, ship the unfinished last line, and leave the
-   * descriptor open for the final checkpoint sync. close() follows.
+   * No input matches the file any more: read it to its last complete line,
+   * wait for the acknowledgements, then close (its checkpoint stays, so a
+   * later match resumes without duplicates). unfinish() takes that back.
    */
-  async stopReading(): Promise<void> {
-    this.stopping = true;
-    this.abort.abort(new Error('reader stopping'));
-    this.waker.wake();
-    await this.running;
-    if (!this.closed) this.flushPartial('shutdown');
+  finish(): void {
+    this.finishing = true;
+    this.wake();
   }
 
-  /** Gives up on the file now; what is unacknowledged is counted as abandoned. */
-  async abandon(why: string, fromReadLoop = false): Promise<void> {
-    if (this.closed) return;
-    const lost = Math.max(0, this.heldSize - this.tracker.committedOffset);
-    this.metrics.abandonedBytes.inc({}, lost);
-    this.logger.warn({ why, abandonedBytes: lost, committedOffset: this.tracker.committedOffset }, 'giving up on rotated file');
-    this.stopping = true;
-    this.abort.abort(new Error('abandoned'));
-    this.waker.wake();
-    // From inside the read loop, waiting for the loop would wait for itself.
-    if (!fromReadLoop) await this.running;
-    await this.close('abandoned');
+  unfinish(): void {
+    this.finishing = false;
   }
 
-  /** Records the acknowledged offset in the checkpoint store (no disk write). */
-  async syncCheckpoint(): Promise<void> {
-    if (this.closed) return;
-    const offset = this.tracker.committedOffset;
+  /**
+   * How long the loop may wait before the next poll when no event comes;
+   * undefined: only an event, the scan or an acknowledgement wakes it.
+   */
+  nextCheckDelay(): number | undefined {
+    if (this.closed) return undefined;
     const now = this.now();
-    // seenAt must stay fresh for pruning even when nothing moves.
-    if (offset === this.syncedOffset && this.head.length >= Math.min(HEAD_MAX_BYTES, this.lastSize) && now - this.syncedAt < 60_000) {
-      return;
-    }
-    if (this.head.length < HEAD_MAX_BYTES && this.lastSize > this.head.length) {
-      this.head = await readHead(this.handle, this.lastSize);
-    }
-    const tail = await readTail(this.handle, offset);
-    this.store.set(this.key, { path: this.path, offset, head: this.head, tail: tail.toString('base64'), seenAt: now });
-    this.syncedOffset = offset;
-    this.syncedAt = now;
+    if (this.location !== 'at-path' || this.finishing) return this.cfg.pollIntervalMs;
+    if (this.active) return this.cfg.pollIntervalMs;
+    if (this.splitter.hasPending) return Math.max(this.cfg.pollIntervalMs, this.lastGrowthAt + this.cfg.partialLineTimeoutMs - now);
+    if (this.unacknowledgedBatches > 0) return undefined;
+    return Math.max(0, this.lastGrowthAt + this.cfg.closeInactiveMs - now);
   }
 
-  /** Closes the descriptor; idempotent. A deleted file's checkpoint goes with it (its inode may be reused). */
-  async close(reason: CloseReason): Promise<void> {
-    if (this.closed) return;
-    if (reason !== 'abandoned' && reason !== 'error') {
-      await this.syncCheckpoint().catch((err: unknown) =>
-        this.logger.warn({ err: errorMessage(err) }, 'cannot record final checkpoint of file'),
-      );
-    }
-    this.closed = true;
-    this.stopping = true;
-    this.abort.abort(new Error('reader closed'));
-    this.waker.wake();
-    if (this.location === 'deleted') this.store.delete(this.key);
-    await this.handle.close().catch(() => undefined);
-    this.metrics.filesClosed.inc({ reason });
-    this.logger.debug({ reason, committedOffset: this.tracker.committedOffset }, 'file closed');
-    this.onClosed?.(this, reason);
-  }
-
-  private async loop(): Promise<void> {
-    const signal = this.abort.signal;
-    while (!this.stopping) {
-      try {
-        const done = await this.poll(signal);
-        if (done) return;
-      } catch (err) {
-        if (signal.aborted) return;
-        this.metrics.fileErrors.inc();
-        this.logger.error({ err: errorMessage(err) }, 'error reading file; closing it (it is retried on the next scan)');
-        await this.close('error');
-        return;
-      }
-      await this.waker.wait(this.cfg.pollIntervalMs, signal);
-    }
-  }
-
-  /** One check of the file; returns true when the reader closed itself. */
-  private async poll(signal: AbortSignal): Promise<boolean> {
+  /**
+   * One check of the file. Reads until the end or until the budget is spent
+   * ('blocked': the caller waits for room, then polls again). Returns
+   * 'closed' when the reader closed itself.
+   */
+  async poll(): Promise<PollOutcome> {
+    if (this.closed) return 'closed';
+    this.lastPollAtMs = this.now();
     // Path first, then descriptor: bytes written before a rename are then
     // always visible in the fstat that follows the stat showing the rename.
     // The other order can see "rotated" with a stale size and close early.
     const atPath = this.location === 'at-path' ? await statPath(this.path) : undefined;
     const facts = await statHandle(this.handle);
-    const state = reconcile({ ownKey: this.key, readOffset: this.readOffset, handle: facts, atPath });
+    const state = reconcile({ ownIdentity: this.identity, readOffset: this.readOffset, handle: facts, atPath });
     this.lastSize = facts.size;
-    this.heldSize = facts.size;
     this.applyLocation(state.location, facts.size);
+    if (state.content === 'truncated' || (state.content === 'grew' && (await this.rewrittenBeforeOffset()))) {
+      this.restartAfterTruncation(facts.size);
+    }
 
-    if (state.content === 'truncated') this.restartAfterTruncation(facts.size);
-    await this.readAvailable(signal);
-
+    const read = await this.readAvailable();
+    if (this.closed) return 'closed';
     const now = this.now();
     const quietMs = now - this.lastGrowthAt;
+    this.updateActivity(quietMs < ACTIVE_WINDOW_MS);
     const atEof = this.readOffset >= this.lastSize;
-    if (atEof && this.splitter.hasPending && quietMs >= this.cfg.partialLineTimeoutMs) this.flushPartial('quiet');
 
     if (this.location !== 'at-path') {
       if (now - (this.detachedAt ?? now) > this.rotatedCfg.maxHoldMs) {
-        await this.abandon(`held longer than LOGAGENT_ROTATED_MAX_HOLD_MS (${this.rotatedCfg.maxHoldMs} ms)`, true);
-        return true;
+        await this.abandon(`held longer than LOGAGENT_ROTATED_MAX_HOLD_MS (${this.rotatedCfg.maxHoldMs} ms)`);
+        return 'closed';
       }
       // Quiet counts from the rotation too: a writer may keep appending to
       // the renamed file until it reopens its log.
@@ -257,29 +301,120 @@ export class FileReader {
       if (atEof && quietSinceRotation >= this.rotatedCfg.quietMs) {
         // One last look: bytes that arrived since this poll's fstat are read
         // on the next round instead of being dropped with the descriptor.
-        if ((await statHandle(this.handle)).size > this.readOffset) return false;
+        if ((await statHandle(this.handle)).size > this.readOffset) return read === 'blocked' ? 'blocked' : 'idle';
         this.flushPartial('rotated');
-        if (this.tracker.pendingCount === 0) {
+        if (this.unacknowledgedBatches === 0) {
           await this.close('drained');
-          return true;
+          return 'closed';
         }
       }
+      return read === 'blocked' ? 'blocked' : 'idle';
     }
-    return false;
+
+    if (atEof && this.splitter.hasPending && quietMs >= this.cfg.partialLineTimeoutMs && !this.finishing) this.flushPartial('quiet');
+    if (atEof && this.unacknowledgedBatches === 0) {
+      if (this.finishing) {
+        await this.close('unmatched');
+        return 'closed';
+      }
+      if (!this.splitter.hasPending && quietMs >= this.cfg.closeInactiveMs) {
+        await this.close('idle');
+        return 'closed';
+      }
+    }
+    return read === 'blocked' ? 'blocked' : 'idle';
   }
 
   /**
-   * Re-checks whether the path still names this file, without reading. The
-   * FileInput calls it from its scan, because a reader waiting on the
-   * in-flight budget (Kafka down) does not poll, yet rotation and deletion
-   * must still be seen for the hold limits to apply.
+   * Re-checks where the file is, without reading. The registry calls it from
+   * the scan for readers that do not poll themselves (waiting on the budget,
+   * or quiet): rotation and deletion must still be seen for the hold limits
+   * and to find the new file at the path. Wakes the reader if the file grew.
    */
   async refreshLocation(): Promise<void> {
     if (this.closed || this.location === 'deleted') return;
     const atPath = this.location === 'at-path' ? await statPath(this.path) : undefined;
     const facts = await statHandle(this.handle);
-    this.heldSize = facts.size;
-    this.applyLocation(reconcile({ ownKey: this.key, readOffset: this.readOffset, handle: facts, atPath }).location, facts.size);
+    this.lastSize = facts.size;
+    this.applyLocation(reconcile({ ownIdentity: this.identity, readOffset: this.readOffset, handle: facts, atPath }).location, facts.size);
+    if (facts.size !== this.readOffset) this.wake();
+  }
+
+  /** Shutdown: stop reading and ship the unfinished last line. The descriptor stays open for the final checkpoint; close() follows. */
+  async stopReading(): Promise<void> {
+    this.stopping = true;
+    this.abort.abort(new Error('reader stopping'));
+    this.waker.wake();
+    if (!this.closed) this.flushPartial('shutdown');
+  }
+
+  /** Gives up on the file now; what is unacknowledged is counted as abandoned. */
+  async abandon(why: string): Promise<void> {
+    if (this.closed) return;
+    const lost = Math.max(0, this.lastSize - this.committedOffset);
+    this.metrics.abandonedBytes.inc(lost);
+    this.logger.warn({ why, abandonedBytes: lost, committedOffset: this.committedOffset }, 'giving up on rotated file');
+    await this.close('abandoned');
+  }
+
+  /**
+   * The checkpoint to record now, or undefined when nothing changed since
+   * the last one. The offset is the acknowledged one, never the read one.
+   */
+  async checkpoint(): Promise<ReaderCheckpoint | undefined> {
+    if (this.closed) return undefined;
+    const offset = this.committedOffset;
+    const now = this.now();
+    // seenAt must stay fresh for pruning even when nothing moves.
+    if (offset === this.syncedOffset && this.head.length >= Math.min(HEAD_MAX_BYTES, this.lastSize) && now - this.syncedAt < 60_000) {
+      return undefined;
+    }
+    if (this.head.length < HEAD_MAX_BYTES && this.lastSize > this.head.length) {
+      this.head = await readHead(this.handle, this.lastSize);
+    }
+    const tail = await readTail(this.handle, offset);
+    this.syncedOffset = offset;
+    this.syncedAt = now;
+    return { path: this.path, offset, head: this.head, tail: tail.toString('base64'), seenAt: now };
+  }
+
+  /** Closes the descriptor; idempotent. */
+  async close(reason: CloseReason): Promise<void> {
+    if (this.closed) return;
+    let final: ReaderCheckpoint | undefined;
+    if (reason !== 'abandoned' && reason !== 'error') {
+      this.syncedOffset = -1; // force a fresh one: the registry records it with the close
+      final = await this.checkpoint().catch((err: unknown) => {
+        this.logger.warn({ err }, 'cannot record final checkpoint of file');
+        return undefined;
+      });
+    }
+    this.closed = true;
+    this.stopping = true;
+    this.abort.abort(new Error('reader closed'));
+    this.waker.wake();
+    this.budget.releaseHeld(this.heldCharge);
+    this.heldCharge = 0;
+    await this.handle.close().catch(() => undefined);
+    this.metrics.filesClosed.inc({ reason });
+    this.logger.debug({ reason, committedOffset: this.committedOffset }, 'file closed');
+    this.hooks.onClosed?.(this, reason, final);
+  }
+
+  /** Called by a Generation when Kafka acknowledged one of its batches. */
+  acked(generation: Generation, batch: LineBatch): void {
+    this.budget.release(batch.chargedBytes);
+    generation.tracker.ack(batch.seq);
+    // A rotated file waits for its acknowledgements to close; a quiet one to go dormant.
+    if (generation === this.generation && (this.location !== 'at-path' || this.finishing || this.unacknowledgedBatches === 0)) {
+      this.waker.wake();
+    }
+  }
+
+  private updateActivity(active: boolean): void {
+    if (active === this.active) return;
+    this.active = active;
+    this.hooks.onActivityChange?.(this, active);
   }
 
   private applyLocation(location: Location, size: number): void {
@@ -288,86 +423,147 @@ export class FileReader {
       this.detachedAt = this.now();
       this.metrics.rotations.inc({ kind: location });
       this.logger.info({ how: location, readOffset: this.readOffset, size }, 'file rotated; reading it to its end');
-      this.onDetached?.(this);
-    } else if (location === 'deleted') {
+      this.hooks.onDetached?.(this);
+    } else if (location === 'deleted' && this.location !== 'deleted') {
       this.location = 'deleted';
+    }
+  }
+
+  /**
+   * copytruncate followed by fast writes can leave the file longer than our
+   * offset by the time we look, so "shorter than the offset" misses it. The
+   * bytes just before the offset tell: if they are not the ones we read
+   * there, the content was replaced. One small pread, only when the file grew.
+   */
+  private async rewrittenBeforeOffset(): Promise<boolean> {
+    const expected = this.tailBefore;
+    if (expected.length === 0) return false;
+    const actual = await readAt(this.handle, this.readOffset - expected.length, expected.length);
+    return !actual.equals(expected);
+  }
+
+  /** Keeps the last bytes read (up to TAIL_BYTES) to recognise the content at the offset later. */
+  private rememberTail(chunk: Buffer): void {
+    if (chunk.length >= TAIL_BYTES) {
+      this.tailBefore = Buffer.from(chunk.subarray(chunk.length - TAIL_BYTES));
+    } else {
+      const joined = Buffer.concat([this.tailBefore, chunk]);
+      this.tailBefore = Buffer.from(joined.subarray(Math.max(0, joined.length - TAIL_BYTES)));
     }
   }
 
   private restartAfterTruncation(size: number): void {
     this.metrics.truncations.inc();
     this.logger.warn({ readOffset: this.readOffset, size }, 'file truncated; reading it again from the start');
+    this.budget.releaseHeld(this.heldCharge);
+    this.heldCharge = 0;
     this.splitter.reset(0);
-    // Acks still due for the old content must not move the new checkpoint:
-    // they land on the old tracker, which nothing reads any more.
-    this.tracker = new AckTracker(0);
+    this.tailBefore = EMPTY;
+    // Acknowledgements still due for the old content must not move the new
+    // checkpoint: they land on the old generation's tracker, which nothing
+    // reads any more.
+    this.generation = new Generation(this, 0);
     this.head = { length: 0, sha256: '' };
     this.syncedOffset = -1;
   }
 
-  private async readAvailable(signal: AbortSignal): Promise<void> {
+  private async readAvailable(): Promise<'eof' | 'blocked'> {
     while (!this.stopping && this.readOffset < this.lastSize) {
-      const want = Math.min(this.cfg.readChunkBytes, this.lastSize - this.readOffset);
-      await this.budget.reserve(want, signal);
-      let bytesRead: number;
+      const remaining = this.lastSize - this.readOffset;
+      // Worst case every byte is a line: size the read so that its lines'
+      // bookkeeping fits the room left, then settle to what it really cost.
+      let want = Math.min(this.cfg.readChunkBytes, remaining);
+      const fits = Math.floor((this.budget.availableBytes - 2 * BATCH_COST_BYTES) / (1 + LINE_COST_BYTES));
+      if (fits < want) want = fits >= Math.min(remaining, MIN_READ_BYTES) ? fits : Math.min(this.cfg.readChunkBytes, remaining);
+      const reserved = worstCaseCost(want);
+      if (!this.budget.tryReserve(reserved)) return 'blocked';
+
       const buf = Buffer.allocUnsafe(want);
+      let bytesRead: number;
       try {
         ({ bytesRead } = await this.handle.read(buf, 0, want, this.readOffset));
       } catch (err) {
-        this.budget.release(want);
+        this.budget.settle(reserved, 0, 0);
         throw err;
       }
-      if (bytesRead === 0) {
-        this.budget.release(want);
+      if (bytesRead === 0 || this.closed) {
+        this.budget.settle(reserved, 0, 0);
         // Shorter than fstat said: truncated between the two calls; the next poll sees it.
-        return;
+        return 'eof';
       }
-      const lines = this.splitter.push(bytesRead === want ? buf : buf.subarray(0, bytesRead));
+      const chunk = bytesRead === want ? buf : buf.subarray(0, bytesRead);
+      this.rememberTail(chunk);
+      const heldBefore = this.splitter.pendingLength;
+      const runs = this.splitter.push(chunk);
       const skipped = this.splitter.takeSkippedBytes();
-      if (skipped > 0) this.metrics.bytesSkipped.inc({}, skipped);
-      let emitted = 0;
-      for (const line of lines) emitted += line.bytes.length;
-      // The budget counts bytes of lines handed to the sink; the reservation
-      // was for what we read. Settle the difference (never waits).
-      this.budget.adjust(emitted - want);
-      this.lastGrowthAt = this.now();
-      this.metrics.bytesRead.inc({}, bytesRead);
-      this.metrics.linesRead.inc({}, lines.length);
-      for (const line of lines) this.emit(line);
+      if (skipped > 0) this.metrics.bytesSkipped.inc(skipped);
+      const readAt = this.now();
+      this.lastGrowthAt = readAt;
+      this.metrics.bytesRead.inc(bytesRead);
+
+      let charged = 0;
+      let chunkCharged = false;
+      const costs: number[] = [];
+      for (const run of runs) {
+        let cost = run.ends.length * LINE_COST_BYTES + BATCH_COST_BYTES;
+        if (run.buffer !== chunk) cost += run.buffer.length;
+        else if (!chunkCharged) {
+          // Views keep the whole read buffer alive: charge it once.
+          cost += chunk.length;
+          chunkCharged = true;
+        }
+        costs.push(cost);
+        charged += cost;
+      }
+      const heldDelta = this.splitter.pendingLength - heldBefore;
+      this.heldCharge += heldDelta;
+      this.budget.settle(reserved, charged, heldDelta);
+      for (let i = 0; i < runs.length; i++) this.emit(runs[i] as LineRun, costs[i] as number, readAt);
     }
+    return 'eof';
   }
 
   private flushPartial(why: 'quiet' | 'rotated' | 'shutdown'): void {
-    const line = this.splitter.flush();
-    if (!line) return;
-    this.budget.adjust(line.bytes.length);
+    const run = this.splitter.flush();
+    if (!run) return;
+    const cost = run.buffer.length + LINE_COST_BYTES + BATCH_COST_BYTES;
+    this.budget.settle(0, cost, -this.heldCharge);
+    this.heldCharge = 0;
     this.metrics.partialLinesFlushed.inc({ why });
-    this.metrics.linesRead.inc();
-    this.emit(line);
+    this.emit(run, cost, this.now());
   }
 
-  private emit(line: Line): void {
-    const tracker = this.tracker;
-    const seq = tracker.issue(line.endOffset);
-    const size = line.bytes.length;
-    if (line.truncated) {
-      this.metrics.linesTruncated.inc({ reason: 'max_line_bytes' });
-      this.logger.warn(
-        { endOffset: line.endOffset, keptBytes: size, maxLineBytes: this.cfg.maxLineBytes },
-        'line longer than LOGAGENT_MAX_LINE_BYTES; shipped truncated',
-      );
-    }
-    const record: OutRecord = {
-      topic: this.topic,
+  private emit(run: LineRun, cost: number, readAt: number): void {
+    const generation = this.generation;
+    const count = run.ends.length;
+    const batch = new LineBatch({
+      owner: generation,
+      seq: generation.tracker.issue(run.bufferOffset + (run.nexts[count - 1] ?? run.first)),
+      identity: this.identity,
+      topic: this.route.topic,
       key: this.path,
-      value: line.bytes,
-      onAck: () => {
-        this.budget.release(size);
-        tracker.ack(seq);
-        if (this.location !== 'at-path') this.waker.wake();
-      },
-    };
-    if (line.truncated) record.headers = { [TRUNCATED_HEADER]: 'true' };
-    this.sink.send(record);
+      buffer: run.buffer,
+      bufferOffset: run.bufferOffset,
+      first: run.first,
+      ends: run.ends,
+      nexts: run.nexts,
+      truncated: run.truncated,
+      chargedBytes: cost,
+      readAt,
+    });
+    this.metrics.linesRead.inc(count);
+    if (run.truncated) {
+      this.metrics.linesTruncated.inc({ reason: 'max_line_bytes' });
+      this.truncationWarning.warn(this.logger, {
+        offset: run.bufferOffset,
+        keptBytes: run.buffer.length,
+        maxLineBytes: this.cfg.maxLineBytes,
+      });
+    }
+    this.sink.send(batch);
   }
+}
+
+function worstCaseCost(bytes: number): number {
+  return bytes * (1 + LINE_COST_BYTES) + 2 * BATCH_COST_BYTES;
 }

@@ -14,12 +14,12 @@ export type Location =
 export type Content = 'grew' | 'truncated' | 'unchanged';
 
 export interface Observation {
-  readonly ownKey: string;
+  readonly ownIdentity: string;
   readonly readOffset: number;
   /** fstat of the open descriptor. */
   readonly handle: { readonly size: number; readonly nlink: number };
   /** stat of the path; undefined when nothing is there. */
-  readonly atPath: { readonly key: string } | undefined;
+  readonly atPath: { readonly identity: string } | undefined;
 }
 
 export interface FileState {
@@ -30,7 +30,7 @@ export interface FileState {
 export function reconcile(o: Observation): FileState {
   let location: Location;
   if (o.handle.nlink === 0) location = 'deleted';
-  else if (o.atPath === undefined || o.atPath.key !== o.ownKey) location = 'rotated';
+  else if (o.atPath === undefined || o.atPath.identity !== o.ownIdentity) location = 'rotated';
   else location = 'at-path';
 
   let content: Content;

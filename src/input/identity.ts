@@ -14,8 +14,8 @@ export const HEAD_MAX_BYTES = 1024;
 export const TAIL_BYTES = 32;
 
 export interface FileFacts {
-  /** "dev:ino", the key of checkpoints and of open readers. */
-  readonly key: string;
+  /** "dev:ino": what checkpoints and open readers are keyed by. */
+  readonly identity: string;
   readonly size: number;
   readonly nlink: number;
 }
@@ -25,7 +25,7 @@ export interface HeadSignature {
   readonly sha256: string;
 }
 
-export function identityKey(dev: bigint, ino: bigint): string {
+export function identityOf(dev: bigint, ino: bigint): string {
   return `${dev}:${ino}`;
 }
 
@@ -34,7 +34,7 @@ export async function statPath(path: string): Promise<FileFacts | undefined> {
   try {
     const st = await stat(path, { bigint: true });
     if (!st.isFile()) return undefined;
-    return { key: identityKey(st.dev, st.ino), size: Number(st.size), nlink: Number(st.nlink) };
+    return { identity: identityOf(st.dev, st.ino), size: Number(st.size), nlink: Number(st.nlink) };
   } catch (err) {
     if (isMissing(err)) return undefined;
     throw err;
@@ -43,12 +43,13 @@ export async function statPath(path: string): Promise<FileFacts | undefined> {
 
 export async function statHandle(handle: FileHandle): Promise<FileFacts & { isFile: boolean }> {
   const st = await handle.stat({ bigint: true });
-  return { key: identityKey(st.dev, st.ino), size: Number(st.size), nlink: Number(st.nlink), isFile: st.isFile() };
+  return { identity: identityOf(st.dev, st.ino), size: Number(st.size), nlink: Number(st.nlink), isFile: st.isFile() };
 }
 
+/** The path names nothing (any more): expected between a scan and an open, never an error. */
 export function isMissing(err: unknown): boolean {
   const code = errnoCode(err);
-  return code === 'ENOENT' || code === 'ENOTDIR';
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP';
 }
 
 /** Up to `length` bytes at `position` (fewer at the end of the file). */

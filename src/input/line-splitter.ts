@@ -11,15 +11,35 @@
 //   maxLineBytes and the rest is skipped (counted in `skippedBytes`) until its
 //   newline; the line is marked truncated.
 
-export interface Line {
-  /** The line's bytes without the terminator. May share memory with the chunk it came from. */
-  readonly bytes: Buffer;
-  /** File offset just past the line's terminator (or past its last byte for a flushed partial line). */
-  readonly endOffset: number;
-  /** The line was longer than maxLineBytes and was cut. */
+/**
+ * Consecutive lines that live in one buffer. Lines found whole inside a read
+ * chunk share the chunk (no copy); a line assembled from several reads, cut
+ * for length, or flushed without a newline comes as a run of its own.
+ */
+export interface LineRun {
+  readonly buffer: Buffer;
+  /** File offset of buffer[0] (for a run of its own: of the line's first byte). */
+  readonly bufferOffset: number;
+  /** Start of the first line in buffer. */
+  readonly first: number;
+  /** Per line: end of its value in buffer (exclusive; the terminator and one \r before it excluded). */
+  readonly ends: number[];
+  /** Per line: where the next line starts, relative to bufferOffset (past the terminator). */
+  readonly nexts: number[];
+  /** The (single) line was longer than maxLineBytes and was cut. */
   readonly truncated: boolean;
-  /** The line had no newline: emitted by flush(). */
+  /** The (single) line had no newline: emitted by flush(). */
   readonly partial: boolean;
+}
+
+/** File offset just past the run's last line. */
+export function runEndOffset(run: LineRun): number {
+  return run.bufferOffset + (run.nexts[run.nexts.length - 1] ?? run.first);
+}
+
+/** The values of a run's lines (tests and diagnostics; the hot path never materialises them). */
+export function runValues(run: LineRun): Buffer[] {
+  return run.ends.map((end, i) => run.buffer.subarray(i === 0 ? run.first : (run.nexts[i - 1] as number), end));
 }
 
 export class LineSplitter {
@@ -68,10 +88,20 @@ export class LineSplitter {
     return n;
   }
 
-  push(chunk: Buffer): Line[] {
-    const lines: Line[] = [];
-    let start = 0;
+  push(chunk: Buffer): LineRun[] {
+    const runs: LineRun[] = [];
     const base = this.offset;
+    let first = -1;
+    let ends: number[] = [];
+    let nexts: number[] = [];
+    const closeRun = (): void => {
+      if (first < 0) return;
+      runs.push({ buffer: chunk, bufferOffset: base, first, ends, nexts, truncated: false, partial: false });
+      first = -1;
+      ends = [];
+      nexts = [];
+    };
+    let start = 0;
     while (start < chunk.length) {
       const nl = chunk.indexOf(0x0a, start);
       if (nl === -1) {
@@ -80,20 +110,23 @@ export class LineSplitter {
       }
       if (!this.hasPending && nl - start <= this.maxLineBytes) {
         // Fast path: the whole line is inside this chunk; no copy.
-        const end = nl > start && chunk[nl - 1] === 0x0d ? nl - 1 : nl;
-        lines.push({ bytes: chunk.subarray(start, end), endOffset: base + nl + 1, truncated: false, partial: false });
+        if (first < 0) first = start;
+        ends.push(nl > start && chunk[nl - 1] === 0x0d ? nl - 1 : nl);
+        nexts.push(nl + 1);
       } else {
+        closeRun();
         this.hold(chunk.subarray(start, nl));
-        lines.push(this.takeLine(base + nl + 1, false));
+        runs.push(this.takeLine(base + nl + 1, false));
       }
       start = nl + 1;
     }
+    closeRun();
     this.offset = base + chunk.length;
-    return lines;
+    return runs;
   }
 
   /** Emits the unfinished line, if any, as a partial line ending at the current offset. */
-  flush(): Line | undefined {
+  flush(): LineRun | undefined {
     if (!this.hasPending) return undefined;
     return this.takeLine(this.offset, true);
   }
@@ -126,7 +159,8 @@ export class LineSplitter {
     this.pendingSkipped += part.length - room;
   }
 
-  private takeLine(endOffset: number, partial: boolean): Line {
+  private takeLine(endOffset: number, partial: boolean): LineRun {
+    const lineStart = endOffset - (partial ? 0 : 1) - this.pendingBytes - this.pendingSkipped;
     let bytes: Buffer;
     if (this.pending.length === 1) bytes = this.pending[0] as Buffer;
     else bytes = Buffer.concat(this.pending, this.pendingBytes);
@@ -135,11 +169,19 @@ export class LineSplitter {
     if (!partial && !this.overflowing && bytes.length > 0 && bytes[bytes.length - 1] === 0x0d) {
       bytes = bytes.subarray(0, bytes.length - 1);
     }
-    const line: Line = { bytes, endOffset, truncated: this.overflowing, partial };
+    const run: LineRun = {
+      buffer: bytes,
+      bufferOffset: lineStart,
+      first: 0,
+      ends: [bytes.length],
+      nexts: [endOffset - lineStart],
+      truncated: this.overflowing,
+      partial,
+    };
     this.pending = [];
     this.pendingBytes = 0;
     this.pendingSkipped = 0;
     this.overflowing = false;
-    return line;
+    return run;
   }
 }

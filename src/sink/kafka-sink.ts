@@ -1,28 +1,43 @@
 // KafkaSink: the one producer of the agent. It owns the kafkajs client,
-// batches queued records, sends one batch at a time and acknowledges records
-// only after the broker did.
+// takes LineBatches from readers, sends produce requests one at a time and
+// acknowledges a batch to its owner only once the broker acknowledged every
+// line of it.
 //
-// Why one batch at a time: a retried batch can then never overtake a later
-// one, so lines of a file keep their order within a partition without
-// relying on kafkajs's experimental idempotence; a 1 MiB batch per round trip
-// keeps the pipe full on any network a sidecar lives on.
+// Why one request at a time: a retried request can then never overtake a
+// later one, so lines of a file keep their order within a partition without
+// relying on kafkajs's experimental idempotence; a 1 MiB request per round
+// trip keeps the pipe full on any network a sidecar lives on.
 //
 // Delivery is retried forever with capped backoff: a broker outage is
-// backpressure (readers wait on the in-flight budget), never a drop and never
-// an exit. A batch the broker rejects as too large is split; a single record
-// too large is truncated, marked with the header `logagent.truncated` and
-// counted.
+// backpressure (readers wait on the in-flight budget), never a drop and
+// never an exit. A request the broker rejects as too large is split; a
+// single line too large is cut, marked with the header `logagent.truncated`
+// and counted.
+//
+// Every call into kafkajs runs under our own deadline: kafkajs's request
+// timeout is off (it polls every connection every 100 ms to enforce it, and
+// its disconnect() waits for pending requests, so a broker that accepts
+// connections and never answers could hold a shutdown for minutes).
+// Instead we track the client's sockets (its socketFactory is public API):
+// past a deadline they are destroyed, which fails whatever kafkajs was
+// waiting for, and close() destroys them all, so no connection outlives the
+// sink.
 
+import net from 'node:net';
+import tls from 'node:tls';
 import type { Admin, Kafka, KafkaJSError, logCreator, Message, Producer } from 'kafkajs';
 import type pino from 'pino';
 import type { KafkaConfig } from '../config/config.ts';
-import { errorMessage } from '../errors.ts';
+import { KafkaTimeoutError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
+import { sleep } from '../time.ts';
 import { compressionType, registerCodecs } from './codecs.ts';
 import kafkajs from './kafkajs.ts';
+import type { LineBatch } from './line-batch.ts';
 import { createPartitioner } from './partitioner.ts';
-import type { OutRecord, Sink } from './sink.ts';
-import { sleep } from '../time.ts';
+import type { Sink } from './sink.ts';
+
+export const TRUNCATED_HEADER = 'logagent.truncated';
 
 export interface KafkaSinkOptions {
   config: KafkaConfig;
@@ -30,27 +45,46 @@ export interface KafkaSinkOptions {
   metrics: Metrics;
 }
 
-const MAX_BATCH_MESSAGES = 20_000;
+export interface KafkaStatus {
+  readonly connected: boolean;
+  readonly failing: boolean;
+  readonly lastError: string | undefined;
+  readonly lastErrorAt: string | undefined;
+  readonly lastAckAt: string | undefined;
+  readonly pendingLines: number;
+}
+
+const MAX_REQUEST_MESSAGES = 20_000;
 /** Per-record bytes besides key and value in a v2 record batch (length, attributes, deltas, header count), rounded up. */
 const RECORD_OVERHEAD_BYTES = 24;
+const TRUNCATED_HEADER_BYTES = TRUNCATED_HEADER.length + 4 + 4;
+/** TCP keepalive probes on broker connections (kafkajs's own default). */
+const KEEP_ALIVE_DELAY_MS = 60_000;
+
+/** A run of lines of one batch inside one produce request. */
+interface Part {
+  readonly batch: LineBatch;
+  readonly from: number;
+  readonly to: number;
+}
 
 export class KafkaSink implements Sink {
   private readonly config: KafkaConfig;
   private readonly logger: pino.Logger;
   private readonly metrics: Metrics;
   private readonly kafka: Kafka;
+  private readonly sockets = new Set<net.Socket>();
   private producer: Producer;
   private connected = false;
   private readonly ensuredTopics = new Set<string>();
 
-  private queue: OutRecord[] = [];
-  /** Estimated encoded size of each queued record, parallel to `queue`: computed once per record. */
-  private queueSizes: number[] = [];
+  private queue: LineBatch[] = [];
   private queueHead = 0;
-  /** Byte length of each key: keys are file paths, the same for every line of a file. */
-  private readonly keyBytes = new Map<string, number>();
+  /** Lines of queue[queueHead] already taken into requests. */
+  private headLine = 0;
+  private queuedLines = 0;
   private queuedBytes = 0;
-  private inflightCount = 0;
+  private inflightLines = 0;
   private wake: (() => void) | undefined;
   private drainWaiters: Array<() => void> = [];
   private readonly stop = new AbortController();
@@ -58,6 +92,8 @@ export class KafkaSink implements Sink {
   private closed = false;
   private lastErrorLogAt = 0;
   private failing = false;
+  private lastError: { message: string; at: number } | undefined;
+  private lastAckAt: number | undefined;
 
   constructor(options: KafkaSinkOptions) {
     this.config = options.config;
@@ -69,6 +105,8 @@ export class KafkaSink implements Sink {
       brokers: [...this.config.brokers],
       connectionTimeout: this.config.connectionTimeoutMs,
       requestTimeout: this.config.requestTimeoutMs,
+      enforceRequestTimeout: false,
+      socketFactory: ({ host, port, ssl, onConnect }) => this.connect(host, port, ssl, onConnect),
       // Our own loop retries forever; kafkajs retries briefly inside one attempt.
       retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
       logCreator: kafkaLogCreator(this.logger),
@@ -81,25 +119,35 @@ export class KafkaSink implements Sink {
     return this.failing;
   }
 
-  get pendingCount(): number {
-    return this.queue.length - this.queueHead + this.inflightCount;
+  get pendingLines(): number {
+    return this.queuedLines + this.inflightLines;
+  }
+
+  status(): KafkaStatus {
+    return {
+      connected: this.connected,
+      failing: this.failing,
+      lastError: this.lastError?.message,
+      lastErrorAt: this.lastError ? new Date(this.lastError.at).toISOString() : undefined,
+      lastAckAt: this.lastAckAt === undefined ? undefined : new Date(this.lastAckAt).toISOString(),
+      pendingLines: this.pendingLines,
+    };
   }
 
   start(): void {
     this.loopDone ??= this.loop();
   }
 
-  send(record: OutRecord): void {
+  send(batch: LineBatch): void {
     if (this.closed) throw new Error('KafkaSink is closed');
-    const size = this.recordBytes(record);
-    this.queue.push(record);
-    this.queueSizes.push(size);
-    this.queuedBytes += size;
+    this.queue.push(batch);
+    this.queuedLines += batch.count;
+    this.queuedBytes += batch.chargedBytes;
     this.wake?.();
   }
 
   async drain(signal?: AbortSignal): Promise<void> {
-    while (this.pendingCount > 0) {
+    while (this.pendingLines > 0) {
       signal?.throwIfAborted();
       await new Promise<void>((resolve, reject) => {
         const done = (): void => {
@@ -116,33 +164,70 @@ export class KafkaSink implements Sink {
     }
   }
 
-  /** Stops sending (abandoning unacknowledged records) and disconnects. Idempotent. */
-  async close(): Promise<void> {
+  /**
+   * Stops sending (what is unacknowledged stays unacknowledged: its lines are
+   * read again after a restart) and releases every connection. Returns within
+   * `timeoutMs` plus a few milliseconds whatever the broker does. Idempotent.
+   */
+  async close(timeoutMs = 2_000): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.stop.abort(new Error('sink closed'));
     this.wake?.();
-    await this.loopDone;
-    await this.producer.disconnect().catch(() => undefined);
+    await withDeadline(this.loopDone ?? Promise.resolve(), timeoutMs).catch(() => undefined);
+    // A clean disconnect when the broker answers (kafkajs's disconnect waits
+    // for requests in flight, so not while deliveries fail); either way no
+    // socket survives.
+    if (this.failing || this.inflightLines > 0) this.destroySockets(new Error('sink closed'));
+    else await withDeadline(this.producer.disconnect(), Math.min(timeoutMs, 1_000)).catch(() => undefined);
+    this.destroySockets(new Error('sink closed'));
   }
 
-  private recordBytes(record: OutRecord): number {
-    let key = this.keyBytes.get(record.key);
-    if (key === undefined) {
-      if (this.keyBytes.size >= 10_000) this.keyBytes.clear();
-      key = Buffer.byteLength(record.key);
-      this.keyBytes.set(record.key, key);
+  private connect(host: string, port: number, ssl: tls.ConnectionOptions | undefined, onConnect: () => void): net.Socket {
+    const socket = ssl
+      ? tls.connect({ host, port, ...(net.isIP(host) ? {} : { servername: host }), ...ssl }, onConnect)
+      : net.connect({ host, port }, onConnect);
+    socket.setKeepAlive(true, KEEP_ALIVE_DELAY_MS);
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    if (this.closed) socket.destroy(new Error('sink closed'));
+    return socket;
+  }
+
+  private destroySockets(reason: Error): void {
+    for (const socket of this.sockets) socket.destroy(reason);
+    this.sockets.clear();
+    this.connected = false;
+  }
+
+  /** Runs a kafkajs call under our deadline and the stop signal; past the deadline its connections are destroyed. */
+  private async bounded<T>(what: string, call: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    const timeoutMs = this.config.requestTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const guard = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = new KafkaTimeoutError(what, timeoutMs);
+        this.destroySockets(err);
+        reject(err);
+      }, timeoutMs);
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    const attempt = call();
+    attempt.catch(() => undefined); // settled after the guard won: nothing to report
+    try {
+      return await Promise.race([attempt, guard]);
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) signal.removeEventListener('abort', onAbort);
     }
-    let headers = 0;
-    if (record.headers) for (const [k, v] of Object.entries(record.headers)) headers += k.length + v.length + 4;
-    return record.value.length + key + headers + RECORD_OVERHEAD_BYTES;
   }
 
   private createProducer(): Producer {
     const producer = this.kafka.producer({
       createPartitioner: createPartitioner(this.config.partitioner, this.config.partition),
       idempotent: this.config.idempotent,
-      maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       retry: { retries: this.config.idempotent ? Number.MAX_SAFE_INTEGER : 2, initialRetryTime: 100, maxRetryTime: 1_000 },
     });
@@ -155,7 +240,7 @@ export class KafkaSink implements Sink {
   private async loop(): Promise<void> {
     const signal = this.stop.signal;
     while (!signal.aborted) {
-      if (this.queue.length === this.queueHead) {
+      if (this.queuedLines === 0) {
         this.notifyDrained();
         await new Promise<void>((resolve) => (this.wake = resolve));
         this.wake = undefined;
@@ -163,131 +248,170 @@ export class KafkaSink implements Sink {
       }
       if (this.config.lingerMs > 0 && this.queuedBytes < this.config.batchMaxBytes) {
         await sleep(this.config.lingerMs, signal).catch(() => undefined);
+        if (signal.aborted) break;
       }
-      const batch = this.takeBatch();
-      this.inflightCount = batch.length;
+      const parts = this.takeRequest();
+      const lines = parts.reduce((n, p) => n + p.to - p.from, 0);
+      this.inflightLines = lines;
       try {
-        await this.deliver(batch, signal);
+        await this.deliver(parts, signal);
       } catch (err) {
         if (!signal.aborted) throw err;
       } finally {
-        this.inflightCount = 0;
+        this.inflightLines = 0;
       }
     }
   }
 
   private notifyDrained(): void {
-    if (this.pendingCount > 0) return;
+    if (this.pendingLines > 0) return;
     const waiters = this.drainWaiters;
     this.drainWaiters = [];
     for (const w of waiters) w();
   }
 
-  private takeBatch(): OutRecord[] {
-    const batch: OutRecord[] = [];
+  /** Takes lines from the queue, in order, up to the request limits; a batch may be split across requests. */
+  private takeRequest(): Part[] {
+    const parts: Part[] = [];
     let bytes = 0;
-    while (this.queueHead < this.queue.length && batch.length < MAX_BATCH_MESSAGES) {
-      const record = this.queue[this.queueHead] as OutRecord;
-      const size = this.queueSizes[this.queueHead] as number;
-      if (batch.length > 0 && bytes + size > this.config.batchMaxBytes) break;
-      batch.push(record);
-      bytes += size;
+    let lines = 0;
+    while (this.queueHead < this.queue.length && lines < MAX_REQUEST_MESSAGES) {
+      const batch = this.queue[this.queueHead] as LineBatch;
+      const keyBytes = batch.key === null ? 0 : Buffer.byteLength(batch.key);
+      const from = this.headLine;
+      let to = from;
+      while (to < batch.count && lines < MAX_REQUEST_MESSAGES) {
+        const size = batch.valueLength(to) + keyBytes + RECORD_OVERHEAD_BYTES + (batch.isTruncated(to) ? TRUNCATED_HEADER_BYTES : 0);
+        if (lines > 0 && bytes + size > this.config.batchMaxBytes) break;
+        bytes += size;
+        lines++;
+        to++;
+      }
+      if (to > from) parts.push({ batch, from, to });
+      if (to < batch.count) {
+        this.headLine = to;
+        break;
+      }
       this.queueHead++;
+      this.headLine = 0;
+      this.queuedBytes -= batch.chargedBytes;
     }
-    this.queuedBytes -= bytes;
+    this.queuedLines -= lines;
     if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.queueHead);
-      this.queueSizes = this.queueSizes.slice(this.queueHead);
       this.queueHead = 0;
     }
-    return batch;
+    return parts;
   }
 
-  /** Sends a batch until the broker acknowledges it; only `signal` ends the attempts. */
-  private async deliver(batch: OutRecord[], signal: AbortSignal): Promise<void> {
+  /** Sends lines until the broker acknowledges them; only `signal` ends the attempts. */
+  private async deliver(parts: Part[], signal: AbortSignal): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       signal.throwIfAborted();
+      const started = performance.now();
       try {
-        await this.ensureReady(batch);
-        await this.producer.sendBatch({
-          topicMessages: groupByTopic(batch),
-          acks: acksValue(this.config.acks),
-          timeout: this.config.requestTimeoutMs,
-          compression: compressionType(this.config.compression),
-        });
+        await this.ensureReady(parts, signal);
+        const request = buildRequest(parts);
+        await this.bounded(
+          'produce request',
+          () =>
+            this.producer.sendBatch({
+              topicMessages: request.topicMessages,
+              acks: acksValue(this.config.acks),
+              timeout: this.config.requestTimeoutMs,
+              compression: compressionType(this.config.compression),
+            }),
+          signal,
+        );
+        this.metrics.requestDuration.observe((performance.now() - started) / 1000);
+        this.metrics.batchRecords.observe(request.records);
+        this.metrics.batchBytes.observe(request.bytes);
         this.metrics.kafkaUp.set(1);
         this.failing = false;
-        if (attempt > 1) this.logger.info({ attempts: attempt, messages: batch.length }, 'kafka delivery recovered');
-        for (const record of batch) record.onAck();
-        this.metrics.linesAcked.inc({}, batch.length);
+        if (attempt > 1) this.logger.info({ attempts: attempt, messages: request.records }, 'kafka delivery recovered');
+        this.acknowledge(parts, request.records);
         return;
       } catch (err) {
         if (signal.aborted) throw err;
+        this.metrics.requestDuration.observe((performance.now() - started) / 1000);
         if (isTooLarge(err)) {
-          await this.deliverTooLarge(batch, signal);
+          await this.deliverTooLarge(parts, signal);
           return;
         }
         this.metrics.sendErrors.inc();
         this.metrics.kafkaUp.set(0);
         this.failing = true;
+        this.lastError = { message: (err as Error).message ?? String(err), at: Date.now() };
         const backoffMs = Math.min(this.config.retryMaxBackoffMs, 100 * 2 ** Math.min(attempt, 16));
-        this.logDeliveryError(err, attempt, batch.length, backoffMs);
-        if (attempt % 3 === 0) await this.resetProducer();
+        this.logDeliveryError(err, attempt, parts, backoffMs);
+        if (attempt % 3 === 0) await this.resetProducer(signal);
         await sleep(backoffMs * (0.8 + Math.random() * 0.4), signal);
       }
     }
   }
 
-  private async deliverTooLarge(batch: OutRecord[], signal: AbortSignal): Promise<void> {
-    this.metrics.messagesTooLarge.inc();
-    if (batch.length > 1) {
-      const half = Math.ceil(batch.length / 2);
-      this.logger.warn({ messages: batch.length }, 'kafka rejected a batch as too large; splitting it');
-      await this.deliver(batch.slice(0, half), signal);
-      await this.deliver(batch.slice(half), signal);
-      return;
+  private acknowledge(parts: Part[], records: number): void {
+    const now = Date.now();
+    this.lastAckAt = now;
+    for (const { batch, from, to } of parts) {
+      batch.ackedLines += to - from;
+      if (batch.ackedLines === batch.count) {
+        this.metrics.readToAck.observe((now - batch.readAt) / 1000);
+        batch.owner.onBatchAcked(batch);
+      }
     }
-    const record = batch[0] as OutRecord;
-    const keep = Math.floor(record.value.length * 0.75);
-    this.logger.warn(
-      { key: record.key, bytes: record.value.length, keptBytes: keep },
-      'kafka rejected a message as too large; truncating it',
-    );
-    record.value = record.value.subarray(0, keep);
-    record.headers = { ...record.headers, 'logagent.truncated': 'true' };
-    this.metrics.linesTruncated.inc({ reason: 'broker' });
-    await this.deliver(batch, signal);
+    this.metrics.linesAcked.inc(records);
   }
 
-  private logDeliveryError(err: unknown, attempt: number, messages: number, backoffMs: number): void {
+  private async deliverTooLarge(parts: Part[], signal: AbortSignal): Promise<void> {
+    this.metrics.messagesTooLarge.inc();
+    const lines = parts.reduce((n, p) => n + p.to - p.from, 0);
+    if (lines > 1) {
+      this.logger.warn({ messages: lines }, 'kafka rejected a request as too large; splitting it');
+      const [first, second] = splitParts(parts, Math.ceil(lines / 2));
+      await this.deliver(first, signal);
+      await this.deliver(second, signal);
+      return;
+    }
+    const { batch, from } = parts[0] as Part;
+    const length = batch.valueLength(from);
+    const keep = Math.floor(length * 0.75);
+    this.logger.warn({ key: batch.key, bytes: length, keptBytes: keep }, 'kafka rejected a message as too large; truncating it');
+    batch.cutValue(from, keep);
+    this.metrics.linesTruncated.inc({ reason: 'broker' });
+    await this.deliver(parts, signal);
+  }
+
+  private logDeliveryError(err: unknown, attempt: number, parts: Part[], backoffMs: number): void {
     // The first failure and then one line every 30 s: an outage of hours must
     // not flood the log, but must stay visible.
     const now = Date.now();
     if (attempt === 1 || now - this.lastErrorLogAt > 30_000) {
       this.lastErrorLogAt = now;
+      const messages = parts.reduce((n, p) => n + p.to - p.from, 0);
       this.logger.error(
-        { err: errorMessage(err), errorType: (err as KafkaJSError).name, attempt, messages, backoffMs },
+        { err, errorType: (err as KafkaJSError).name, attempt, messages, backoffMs },
         'kafka delivery failed; retrying (lines wait on disk, nothing is dropped)',
       );
     }
   }
 
-  private async resetProducer(): Promise<void> {
-    await this.producer.disconnect().catch(() => undefined);
-    this.connected = false;
+  private async resetProducer(signal: AbortSignal): Promise<void> {
+    const old = this.producer;
     this.producer = this.createProducer();
+    this.connected = false;
+    await this.bounded('disconnect', () => old.disconnect(), signal).catch(() => undefined);
   }
 
-  private async ensureReady(batch: OutRecord[]): Promise<void> {
+  private async ensureReady(parts: Part[], signal: AbortSignal): Promise<void> {
     if (!this.connected) {
-      await this.producer.connect();
+      await this.bounded('connect', () => this.producer.connect(), signal);
       this.connected = true;
     }
-    const topics = new Set(batch.map((r) => r.topic));
-    for (const topic of topics) {
-      if (!this.ensuredTopics.has(topic)) {
-        await this.ensureTopic(topic);
-        this.ensuredTopics.add(topic);
+    for (const { batch } of parts) {
+      if (!this.ensuredTopics.has(batch.topic)) {
+        await this.bounded(`checking topic "${batch.topic}"`, () => this.ensureTopic(batch.topic), signal);
+        this.ensuredTopics.add(batch.topic);
       }
     }
   }
@@ -330,18 +454,45 @@ function acksValue(acks: KafkaConfig['acks']): number {
   return acks === 'all' ? -1 : Number(acks);
 }
 
-function groupByTopic(batch: OutRecord[]): Array<{ topic: string; messages: Message[] }> {
+/** kafkajs messages for the parts, grouped by topic; the values are views into the read buffers. */
+function buildRequest(parts: Part[]): { topicMessages: Array<{ topic: string; messages: Message[] }>; records: number; bytes: number } {
   const byTopic = new Map<string, Message[]>();
-  for (const record of batch) {
-    let messages = byTopic.get(record.topic);
-    if (!messages) byTopic.set(record.topic, (messages = []));
-    messages.push(
-      record.headers === undefined
-        ? { key: record.key, value: record.value }
-        : { key: record.key, value: record.value, headers: record.headers },
-    );
+  let records = 0;
+  let bytes = 0;
+  for (const { batch, from, to } of parts) {
+    let messages = byTopic.get(batch.topic);
+    if (!messages) byTopic.set(batch.topic, (messages = []));
+    const key = batch.key;
+    const keyBytes = key === null ? 0 : Buffer.byteLength(key);
+    for (let i = from; i < to; i++) {
+      const value = batch.value(i);
+      bytes += value.length + keyBytes;
+      messages.push(batch.isTruncated(i) ? { key, value, headers: { [TRUNCATED_HEADER]: 'true' } } : { key, value });
+    }
+    records += to - from;
   }
-  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+  return { topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })), records, bytes };
+}
+
+/** Splits parts after `lines` lines. */
+function splitParts(parts: Part[], lines: number): [Part[], Part[]] {
+  const first: Part[] = [];
+  const second: Part[] = [];
+  let left = lines;
+  for (const part of parts) {
+    const n = part.to - part.from;
+    if (left >= n) {
+      first.push(part);
+      left -= n;
+    } else if (left > 0) {
+      first.push({ batch: part.batch, from: part.from, to: part.from + left });
+      second.push({ batch: part.batch, from: part.from + left, to: part.to });
+      left = 0;
+    } else {
+      second.push(part);
+    }
+  }
+  return [first, second];
 }
 
 function isTooLarge(err: unknown): boolean {
@@ -354,6 +505,17 @@ function isTooLarge(err: unknown): boolean {
     e = (e as { cause?: unknown; originalError?: unknown }).originalError ?? (e as { cause?: unknown }).cause;
   }
   return false;
+}
+
+/** Resolves or rejects with `promise`, or rejects after `ms`. */
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /** kafkajs logs through pino at debug level: our own loop reports what matters, once, clearly. */

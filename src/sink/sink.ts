@@ -1,22 +1,17 @@
-// The boundary between inputs and the Kafka client: inputs hand records to a
-// Sink and learn, through onAck, when the broker has acknowledged them. The
-// client behind it (kafkajs today) can be swapped without touching inputs.
+// The boundary between inputs and the Kafka client: readers hand LineBatches
+// to a Sink and learn, through the batch owner, when the broker has
+// acknowledged them. The client behind it (kafkajs today) can be swapped
+// without touching inputs.
 
-export interface OutRecord {
-  readonly topic: string;
-  readonly key: string;
-  value: Buffer;
-  headers?: Record<string, string>;
-  /** Called once, after the broker acknowledged the record (or sent with acks=0). */
-  readonly onAck: () => void;
-}
+import type { LineBatch } from './line-batch.ts';
 
 export interface Sink {
-  /** Queues a record; never blocks. Callers bound what they queue with the in-flight budget. */
-  send(record: OutRecord): void;
-  /** Resolves once every record queued so far is acknowledged, or rejects when `signal` aborts. */
+  /** Queues a batch; never blocks. Callers bound what they queue with the in-flight budget. */
+  send(batch: LineBatch): void;
+  /** Resolves once every batch queued so far is acknowledged, or rejects when `signal` aborts. */
   drain(signal?: AbortSignal): Promise<void>;
-  /** Records queued or in flight. */
-  readonly pendingCount: number;
-  close(): Promise<void>;
+  /** Lines queued or in flight. */
+  readonly pendingLines: number;
+  /** Stops sending and releases connections; returns within `timeoutMs` whatever the broker does. Idempotent. */
+  close(timeoutMs?: number): Promise<void>;
 }

@@ -2,48 +2,63 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InflightBudget } from '../../src/budget.ts';
 
-test('reserve waits while the budget is spent and resumes when bytes are released', async () => {
+test('tryReserve takes bytes while they fit and refuses once the budget is spent', () => {
   const b = new InflightBudget(100);
-  await b.reserve(80);
-  let granted = false;
-  const pending = b.reserve(50).then(() => (granted = true));
-  await new Promise((r) => setImmediate(r));
-  assert.equal(granted, false);
+  assert.equal(b.tryReserve(80), true);
+  assert.equal(b.tryReserve(30), false);
+  assert.equal(b.usedBytes, 80);
   b.release(40);
-  await pending;
-  assert.equal(granted, true);
-  assert.equal(b.usedBytes, 90);
+  assert.equal(b.tryReserve(30), true);
+  assert.equal(b.usedBytes, 70);
 });
 
-test('a request larger than the whole budget is granted once nothing is in flight', async () => {
+test('a request larger than the whole budget is granted once nothing is in flight', () => {
   const b = new InflightBudget(10);
-  await b.reserve(5);
-  const big = b.reserve(50);
+  assert.equal(b.tryReserve(5), true);
+  assert.equal(b.tryReserve(50), false);
   b.release(5);
-  await big;
-  assert.equal(b.usedBytes, 50);
+  assert.equal(b.tryReserve(50), true);
 });
 
-test('waiters are served first come, first served', async () => {
-  const b = new InflightBudget(10);
-  await b.reserve(10);
-  const order: string[] = [];
-  const first = b.reserve(8).then(() => order.push('big'));
-  const second = b.reserve(1).then(() => order.push('small'));
-  b.release(3);
+test('unfinished lines that fill the budget do not deadlock: with nothing in flight a read is granted', () => {
+  const b = new InflightBudget(100);
+  assert.equal(b.tryReserve(90), true);
+  b.settle(90, 0, 90); // the whole read became an unfinished line
+  assert.equal(b.heldBytes, 90);
+  assert.equal(b.inflightBytes, 0);
+  assert.equal(b.tryReserve(50), true, 'no acknowledgement could ever free room, so the reader may go on');
+});
+
+test('settle turns a reservation into what the read really cost', () => {
+  const b = new InflightBudget(1000);
+  assert.equal(b.tryReserve(600), true);
+  b.settle(600, 150, 20);
+  assert.equal(b.inflightBytes, 150);
+  assert.equal(b.heldBytes, 20);
+  b.releaseHeld(20);
+  b.release(150);
+  assert.equal(b.usedBytes, 0);
+});
+
+test('parked readers wake together once usage falls to half the budget, not at every release', async () => {
+  const b = new InflightBudget(100);
+  assert.equal(b.tryReserve(100), true);
+  let woken = 0;
+  const waits = [b.waitForRoom().then(() => woken++), b.waitForRoom().then(() => woken++)];
+  b.release(10);
   await new Promise((r) => setImmediate(r));
-  assert.deepEqual(order, [], 'the small request must not overtake the big one');
-  b.release(7);
-  await Promise.all([first, second]);
-  assert.deepEqual(order, ['big', 'small']);
+  assert.equal(woken, 0, 'still above half');
+  b.release(45);
+  await Promise.all(waits);
+  assert.equal(woken, 2);
 });
 
-test('an aborted wait rejects and leaves the budget untouched', async () => {
+test('waitForRoom ends when its signal aborts', async () => {
   const b = new InflightBudget(10);
-  await b.reserve(10);
+  b.tryReserve(10);
   const ac = new AbortController();
-  const waiting = b.reserve(5, ac.signal);
-  ac.abort(new Error('stop'));
-  await assert.rejects(waiting, /stop/);
-  assert.equal(b.usedBytes, 10);
+  const wait = b.waitForRoom(ac.signal);
+  ac.abort();
+  await wait;
+  assert.equal(b.waitingCount, 0);
 });

@@ -1,66 +1,88 @@
-// A Sink for unit tests of our own reader logic: records what it was given
-// and acknowledges it after a random short delay, out of order, like
-// batches to different partitions do. Kafka itself is never faked in
-// integration tests.
+// A Sink for unit tests of our own reader logic; Kafka itself is never
+// faked in integration tests. Two modes:
+// - timed (default): acknowledges every batch after a random short delay,
+//   out of order, like requests to different partitions complete;
+// - manual: acknowledges nothing by itself; the test acknowledges the
+//   batches it chooses, in the order it chooses (model tests, no timers).
 
-import type { OutRecord, Sink } from '../../src/sink/sink.ts';
+import type { LineBatch } from '../../src/sink/line-batch.ts';
+import type { Sink } from '../../src/sink/sink.ts';
 
 export class FakeSink implements Sink {
-  readonly received: OutRecord[] = [];
-  private pending = 0;
+  /** Every batch sent, in send order. */
+  readonly received: LineBatch[] = [];
+  /** Batches sent and not acknowledged yet. */
+  readonly unacked = new Set<LineBatch>();
   private closed = false;
   private readonly maxAckDelayMs: number;
   private readonly random: () => number;
-  /** While true, nothing is acknowledged (a broker outage). */
+  private readonly manual: boolean;
+  /** While true (timed mode), nothing is acknowledged (a broker outage). */
   paused = false;
-  private held: OutRecord[] = [];
+  private held: LineBatch[] = [];
 
-  constructor(options: { maxAckDelayMs?: number; random?: () => number } = {}) {
+  constructor(options: { maxAckDelayMs?: number; random?: () => number; manual?: boolean } = {}) {
     this.maxAckDelayMs = options.maxAckDelayMs ?? 5;
     this.random = options.random ?? Math.random;
+    this.manual = options.manual ?? false;
   }
 
-  get pendingCount(): number {
-    return this.pending;
+  get pendingLines(): number {
+    let n = 0;
+    for (const b of this.unacked) n += b.count;
+    return n;
   }
 
-  send(record: OutRecord): void {
+  send(batch: LineBatch): void {
     if (this.closed) throw new Error('closed');
-    this.received.push(record);
-    this.pending++;
+    this.received.push(batch);
+    this.unacked.add(batch);
+    if (this.manual) return;
     if (this.paused) {
-      this.held.push(record);
+      this.held.push(batch);
       return;
     }
-    this.schedule(record);
+    this.schedule(batch);
   }
 
+  /** Timed mode: the outage is over. */
   resume(): void {
     this.paused = false;
     const held = this.held;
     this.held = [];
-    for (const r of held) this.schedule(r);
+    for (const b of held) this.schedule(b);
   }
 
-  private schedule(record: OutRecord): void {
-    setTimeout(
-      () => {
-        this.pending--;
-        record.onAck();
-      },
-      Math.floor(this.random() * this.maxAckDelayMs),
-    );
+  /** Acknowledges one batch now (manual mode, or early in timed mode). */
+  ack(batch: LineBatch): void {
+    if (!this.unacked.delete(batch)) return;
+    batch.ackedLines = batch.count;
+    batch.owner.onBatchAcked(batch);
+  }
+
+  /** Forgets unacknowledged batches without acknowledging them (a crash). */
+  dropUnacked(): LineBatch[] {
+    const dropped = [...this.unacked];
+    this.unacked.clear();
+    return dropped;
+  }
+
+  private schedule(batch: LineBatch): void {
+    setTimeout(() => this.ack(batch), Math.floor(this.random() * this.maxAckDelayMs));
   }
 
   async drain(): Promise<void> {
-    while (this.pending > 0) await new Promise((r) => setTimeout(r, 2));
+    while (this.unacked.size > 0) await new Promise((r) => setTimeout(r, 2));
   }
 
   async close(): Promise<void> {
     this.closed = true;
   }
 
+  /** Every line value sent, in send order (latin1, so binary survives). */
   values(): string[] {
-    return this.received.map((r) => r.value.toString('latin1'));
+    const out: string[] = [];
+    for (const b of this.received) for (let i = 0; i < b.count; i++) out.push(b.value(i).toString('latin1'));
+    return out;
   }
 }

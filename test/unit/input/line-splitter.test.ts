@@ -1,14 +1,42 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { LineSplitter, type Line } from '../../../src/input/line-splitter.ts';
+import { LineSplitter, runEndOffset, type LineRun } from '../../../src/input/line-splitter.ts';
 
-const text = (lines: Line[]) => lines.map((l) => l.bytes.toString('latin1'));
+/** One line of a run, as the tests look at it. */
+interface Line {
+  bytes: Buffer;
+  startOffset: number;
+  endOffset: number;
+  truncated: boolean;
+  partial: boolean;
+}
+
+function flat(runs: LineRun | LineRun[] | undefined): Line[] {
+  const out: Line[] = [];
+  for (const run of runs === undefined ? [] : Array.isArray(runs) ? runs : [runs]) {
+    run.ends.forEach((end, i) => {
+      const start = i === 0 ? run.first : (run.nexts[i - 1] as number);
+      out.push({
+        bytes: run.buffer.subarray(start, end),
+        startOffset: run.bufferOffset + start,
+        endOffset: run.bufferOffset + (run.nexts[i] as number),
+        truncated: run.truncated,
+        partial: run.partial,
+      });
+    });
+  }
+  return out;
+}
+
+const text = (runs: LineRun[]) => flat(runs).map((l) => l.bytes.toString('latin1'));
 
 test('splits lines and reports the offset just past each newline', () => {
   const s = new LineSplitter(100);
-  const lines = s.push(Buffer.from('a\nbb\n\nccc'));
-  assert.deepEqual(text(lines), ['a', 'bb', '']);
+  const runs = s.push(Buffer.from('a\nbb\n\nccc'));
+  assert.equal(runs.length, 1, 'lines whole inside one chunk share one run');
+  const lines = flat(runs);
+  assert.deepEqual(text(runs), ['a', 'bb', '']);
   assert.deepEqual(
     lines.map((l) => l.endOffset),
     [2, 5, 6],
@@ -21,8 +49,9 @@ test('a partial line waits for its newline across chunks', () => {
   const s = new LineSplitter(100, 10);
   assert.deepEqual(s.push(Buffer.from('hel')), []);
   assert.deepEqual(s.push(Buffer.from('lo')), []);
-  const [line] = s.push(Buffer.from(' world\nx'));
+  const [line] = flat(s.push(Buffer.from(' world\nx')));
   assert.equal(line?.bytes.toString(), 'hello world');
+  assert.equal(line?.startOffset, 10);
   assert.equal(line?.endOffset, 10 + 12);
   assert.equal(line?.partial, false);
 });
@@ -36,8 +65,9 @@ test('strips one carriage return before the newline, even across a chunk boundar
 test('flush emits the unfinished line as partial, ending at the current offset', () => {
   const s = new LineSplitter(100);
   s.push(Buffer.from('done\npart'));
-  const line = s.flush();
+  const [line] = flat(s.flush());
   assert.equal(line?.bytes.toString(), 'part');
+  assert.equal(line?.startOffset, 5);
   assert.equal(line?.partial, true);
   assert.equal(line?.endOffset, 9);
   assert.equal(s.flush(), undefined);
@@ -46,14 +76,17 @@ test('flush emits the unfinished line as partial, ending at the current offset',
 test('passes invalid UTF-8 and binary bytes through unchanged', () => {
   const s = new LineSplitter(100);
   const bytes = Buffer.from([0xff, 0xfe, 0x00, 0xc3, 0x28, 0x0a]);
-  const [line] = s.push(bytes);
+  const [line] = flat(s.push(bytes));
   assert.deepEqual(line?.bytes, bytes.subarray(0, 5));
 });
 
 test('a line over maxLineBytes keeps its first maxLineBytes, is marked truncated, and the skipped bytes are counted', () => {
   const s = new LineSplitter(4);
-  const lines = s.push(Buffer.from('ok\n0123456789\nafter\n'));
-  assert.deepEqual(text(lines), ['ok', '0123', 'afte']);
+  const lines = flat(s.push(Buffer.from('ok\n0123456789\nafter\n')));
+  assert.deepEqual(
+    lines.map((l) => l.bytes.toString()),
+    ['ok', '0123', 'afte'],
+  );
   assert.deepEqual(
     lines.map((l) => l.truncated),
     [false, true, true],
@@ -67,8 +100,9 @@ test('memory held for an over-long line in progress stays at maxLineBytes', () =
   const s = new LineSplitter(8);
   for (let i = 0; i < 1000; i++) s.push(Buffer.alloc(1000, 0x61));
   assert.equal(s.pendingLength, 8);
-  const [line] = s.push(Buffer.from('\n'));
+  const [line] = flat(s.push(Buffer.from('\n')));
   assert.equal(line?.bytes.length, 8);
+  assert.equal(line?.startOffset, 0);
   assert.equal(line?.truncated, true);
   assert.equal(line?.endOffset, 1_000_001);
 });
@@ -78,7 +112,7 @@ test('reset forgets the unfinished line and restarts at the given offset', () =>
   s.push(Buffer.from('abc'));
   s.reset(0);
   assert.equal(s.hasPending, false);
-  const [line] = s.push(Buffer.from('x\n'));
+  const [line] = flat(s.push(Buffer.from('x\n')));
   assert.equal(line?.endOffset, 2);
 });
 
@@ -92,20 +126,22 @@ test('property: any chunking of the same bytes yields the same lines and offsets
       (lines, trailing, cuts, maxLineBytes) => {
         const whole = Buffer.from(lines.join('\n') + (trailing ? '\n' : ''));
         const reference = new LineSplitter(maxLineBytes);
-        const expected = [...reference.push(whole), reference.flush()].filter((l) => l !== undefined);
+        const expected = flat([...reference.push(whole), reference.flush()].filter((l) => l !== undefined));
         const points = [...new Set(cuts.map((c) => c % (whole.length + 1)))].sort((a, b) => a - b);
         const chunked = new LineSplitter(maxLineBytes);
         const got: Line[] = [];
         let prev = 0;
         for (const p of [...points, whole.length]) {
-          got.push(...chunked.push(whole.subarray(prev, p)));
+          const runs = chunked.push(whole.subarray(prev, p));
+          for (const run of runs) assert.equal(runEndOffset(run), flat(run).at(-1)?.endOffset);
+          got.push(...flat(runs));
           prev = p;
         }
-        const last = chunked.flush();
-        if (last) got.push(last);
-        const view = (ls: Line[]) => ls.map((l) => [l.bytes.toString('latin1'), l.endOffset, l.truncated, l.partial]);
+        got.push(...flat(chunked.flush()));
+        const view = (ls: Line[]) => ls.map((l) => [l.bytes.toString('latin1'), l.startOffset, l.endOffset, l.truncated, l.partial]);
         assert.deepEqual(view(got), view(expected));
-        // Offsets are strictly increasing and the last one covers the input.
+        // Each line starts where the previous one ended, and the last one covers the input.
+        got.forEach((l, i) => assert.equal(l.startOffset, i === 0 ? 0 : got[i - 1]?.endOffset));
         if (got.length > 0) assert.equal(got[got.length - 1]?.endOffset, whole.length);
       },
     ),
@@ -121,11 +157,10 @@ test('property: without truncation, lines joined with newlines give back the inp
       const out: Buffer[] = [];
       let prev = 0;
       for (const p of [...cuts.map((c) => c % (input.length + 1)).sort((a, b) => a - b), input.length]) {
-        for (const l of s.push(Buffer.from(input.subarray(prev, p)))) out.push(l.bytes, Buffer.from('\n'));
+        for (const l of flat(s.push(Buffer.from(input.subarray(prev, p))))) out.push(l.bytes, Buffer.from('\n'));
         prev = Math.max(prev, p);
       }
-      const last = s.flush();
-      if (last) out.push(last.bytes);
+      for (const l of flat(s.flush())) out.push(l.bytes);
       assert.deepEqual(Buffer.concat(out), Buffer.from(input));
     }),
     { numRuns: 1000 },
