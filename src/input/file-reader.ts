@@ -124,6 +124,7 @@ export class FileReader {
   /** Budget bytes charged for the unfinished last line. */
   private heldCharge = 0;
   private lastPollAtMs = 0;
+  private lastMtimeNs = -1n;
   /** The last bytes read, just before readOffset: recognises a file rewritten under us. */
   private tailBefore: Buffer = EMPTY;
   private syncedOffset = -1;
@@ -279,7 +280,12 @@ export class FileReader {
     const state = reconcile({ ownIdentity: this.identity, readOffset: this.readOffset, handle: facts, atPath });
     this.lastSize = facts.size;
     this.applyLocation(state.location, facts.size);
-    if (state.content === 'truncated' || (state.content === 'grew' && (await this.rewrittenBeforeOffset()))) {
+    // Grown, or modified without growing (rewritten to the same length): the
+    // bytes before the offset tell whether it is still the content we read.
+    const modified = facts.mtimeNs !== this.lastMtimeNs;
+    this.lastMtimeNs = facts.mtimeNs;
+    const suspect = state.content === 'grew' || modified;
+    if (state.content === 'truncated' || (suspect && (await this.rewrittenBeforeOffset()))) {
       this.restartAfterTruncation(facts.size);
     }
 
@@ -337,7 +343,7 @@ export class FileReader {
     const facts = await statHandle(this.handle);
     this.lastSize = facts.size;
     this.applyLocation(reconcile({ ownIdentity: this.identity, readOffset: this.readOffset, handle: facts, atPath }).location, facts.size);
-    if (facts.size !== this.readOffset) this.wake();
+    if (facts.size !== this.readOffset || facts.mtimeNs !== this.lastMtimeNs) this.wake();
   }
 
   /** Shutdown: stop reading and ship the unfinished last line. The descriptor stays open for the final checkpoint; close() follows. */
@@ -430,10 +436,11 @@ export class FileReader {
   }
 
   /**
-   * copytruncate followed by fast writes can leave the file longer than our
-   * offset by the time we look, so "shorter than the offset" misses it. The
-   * bytes just before the offset tell: if they are not the ones we read
-   * there, the content was replaced. One small pread, only when the file grew.
+   * copytruncate followed by fast writes can leave the file as long as our
+   * offset or longer by the time we look, so "shorter than the offset"
+   * misses it. The bytes just before the offset tell: if they are not the
+   * ones we read there, the content was replaced. One small pread, only when
+   * the file grew or its mtime moved.
    */
   private async rewrittenBeforeOffset(): Promise<boolean> {
     const expected = this.tailBefore;

@@ -41,9 +41,9 @@ export async function statPath(path: string): Promise<FileFacts | undefined> {
   }
 }
 
-export async function statHandle(handle: FileHandle): Promise<FileFacts & { isFile: boolean }> {
+export async function statHandle(handle: FileHandle): Promise<FileFacts & { isFile: boolean; mtimeNs: bigint }> {
   const st = await handle.stat({ bigint: true });
-  return { identity: identityOf(st.dev, st.ino), size: Number(st.size), nlink: Number(st.nlink), isFile: st.isFile() };
+  return { identity: identityOf(st.dev, st.ino), size: Number(st.size), nlink: Number(st.nlink), isFile: st.isFile(), mtimeNs: st.mtimeNs };
 }
 
 /** The path names nothing (any more): expected between a scan and an open, never an error. */

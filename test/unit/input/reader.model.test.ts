@@ -324,6 +324,7 @@ class Harness {
       case 'checkpoint':
         await this.registry.syncCheckpoints();
         await this.store.persist();
+        this.checkStore();
         break;
       case 'crash':
         await this.crash(op.deliveredFraction);
@@ -381,21 +382,34 @@ class Harness {
       if (reader.isClosed) continue;
       const gen = this.readerGen.get(reader.identity);
       if (!gen) continue;
-      let prefix = 0;
-      for (const line of gen.lines) {
-        if (!this.acked.has(line.text)) break;
-        prefix = line.end;
-      }
+      const prefix = this.ackedPrefix(gen);
       assert.ok(
-        reader.committedOffset <= Math.max(prefix, this.startOffsetFloor(gen)),
+        reader.committedOffset <= prefix,
         `step ${step}: checkpoint ${reader.committedOffset} of g${gen.id} passes the acknowledged run (${prefix})`,
       );
     }
   }
 
-  /** Lines before the first line of a generation cannot exist: its content starts at 0. */
-  private startOffsetFloor(_gen: Gen): number {
-    return 0;
+  /** Right after a checkpoint: what the store holds for each open file is within the acknowledged run too. */
+  private checkStore(): void {
+    for (const reader of this.registry.openReaders) {
+      const gen = this.readerGen.get(reader.identity);
+      const entry = this.store.get(reader.identity);
+      if (!gen || !entry || reader.isClosed) continue;
+      assert.ok(
+        entry.offset <= this.ackedPrefix(gen),
+        `checkpoint file holds ${entry.offset} for g${gen.id}, past the acknowledged run (${this.ackedPrefix(gen)})`,
+      );
+    }
+  }
+
+  private ackedPrefix(gen: Gen): number {
+    let prefix = 0;
+    for (const line of gen.lines) {
+      if (!this.acked.has(line.text)) break;
+      prefix = line.end;
+    }
+    return prefix;
   }
 
   async finish(): Promise<void> {
