@@ -252,7 +252,7 @@ export class CheckpointStore {
 export async function makeDirectory(dir: string): Promise<void> {
   const full = resolve(dir);
   const parts = full.split(sep).filter((p) => p !== '');
-  let current = sep;
+  let current: string = sep;
   for (const part of parts) {
     current = join(current, part);
     try {

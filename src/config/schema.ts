@@ -5,6 +5,7 @@
 // Precedence (convict): defaults < config file < environment.
 
 import convict from 'convict';
+import { BATCH_COST_BYTES, LINE_COST_BYTES } from '../budget.ts';
 
 export const START_AT = ['beginning', 'end'] as const;
 export const ACKS = ['all', '1', '0'] as const;
@@ -239,7 +240,7 @@ export const schema = {
     },
   },
   inflightMaxBytes: {
-    doc: 'Memory budget of lines read but not yet acknowledged by Kafka (their bytes plus 16 bytes per line and 640 per read batch) and unfinished last lines; readers wait when it is spent. Also bounds the lines a crash can repeat.',
+    doc: `Memory budget of lines read but not yet acknowledged by Kafka (their bytes plus ${LINE_COST_BYTES} bytes per line and ${BATCH_COST_BYTES} per read batch) and unfinished last lines; readers wait when it is spent. Also bounds the lines a crash can repeat.`,
     format: positiveInt('inflightMaxBytes'),
     default: 4 * MiB,
     env: 'LOGAGENT_INFLIGHT_MAX_BYTES',

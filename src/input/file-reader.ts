@@ -375,8 +375,15 @@ export class FileReader {
     if (offset === this.syncedOffset && this.head.length >= Math.min(HEAD_MAX_BYTES, this.lastSize) && now - this.syncedAt < 60_000) {
       return undefined;
     }
-    if (this.head.length < HEAD_MAX_BYTES && this.lastSize > this.head.length) {
-      this.head = await readHead(this.handle, this.lastSize);
+    // The signature is read from the file, so the file must still hold what
+    // we read: after a truncation or rewrite we have not polled yet, the
+    // offset belongs to the old content and the bytes to the new one, and a
+    // restart would trust that mix. The next poll starts over; until then
+    // the previous checkpoint stands.
+    if ((await statHandle(this.handle)).size < this.readOffset || (await this.rewrittenBeforeOffset())) return undefined;
+    const readBytes = Math.min(this.lastSize, this.readOffset);
+    if (this.head.length < HEAD_MAX_BYTES && readBytes > this.head.length) {
+      this.head = await readHead(this.handle, readBytes);
     }
     const tail = await readTail(this.handle, offset);
     this.syncedOffset = offset;

@@ -78,7 +78,8 @@ export class KafkaSink implements Sink {
   private connected = false;
   private readonly ensuredTopics = new Set<string>();
 
-  private queue: LineBatch[] = [];
+  /** Batches not yet fully taken into requests; slots before queueHead are cleared at once so a sent read buffer is not kept alive by the queue. */
+  private queue: Array<LineBatch | undefined> = [];
   private queueHead = 0;
   /** Lines of queue[queueHead] already taken into requests. */
   private headLine = 0;
@@ -292,12 +293,16 @@ export class KafkaSink implements Sink {
         this.headLine = to;
         break;
       }
+      this.queue[this.queueHead] = undefined;
       this.queueHead++;
       this.headLine = 0;
       this.queuedBytes -= batch.chargedBytes;
     }
     this.queuedLines -= lines;
-    if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
+    if (this.queueHead === this.queue.length) {
+      this.queue = [];
+      this.queueHead = 0;
+    } else if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.queueHead);
       this.queueHead = 0;
     }

@@ -280,7 +280,7 @@ for (const codec of COMPRESSIONS) {
     const kcat = kcatPath();
     await t.test(
       'a non-kafkajs client (kcat, librdkafka) reads the same bytes',
-      { skip: kcat === undefined && 'kcat is not installed' },
+      { skip: kcat === undefined && !process.env.CI && 'kcat is not installed' },
       async () => {
         const values = await kcatValues(kcat as string, topic);
         assert.equal(values.length, lines.length);

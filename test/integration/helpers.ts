@@ -6,6 +6,7 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -423,4 +424,52 @@ export function storedCodecs(topic: string): Set<string> | undefined {
     }
   }
   return found ? codecs : undefined;
+}
+
+/** Resident set size of a process, from /proc. */
+export function rssBytes(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(m[1]) * 1024;
+}
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+/** Sum of every series of a metric in Prometheus text. */
+export function metric(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+export async function scrape(port: number): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  return res.text();
+}
+/**
+ * Starts a separate Kafka cluster in its own run dir; the t.after hook that
+ * stops it (and removes the dir) is registered before the start, so a failed
+ * start or a failed test never leaves brokers behind.
+ */
+export async function ownCluster(
+  t: TestContext,
+  env: Record<string, string>,
+  brokers: 1 | 3,
+): Promise<{ env: Record<string, string>; bootstrap: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'logagent-kafka-'));
+  const full = { ...env, KAFKA_LOCAL_DIR: dir };
+  t.after(async () => {
+    try {
+      await kafkaLocal(['stop'], full);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  const bootstrap = await kafkaLocal(['start', '--brokers', String(brokers)], full);
+  return { env: full, bootstrap };
 }

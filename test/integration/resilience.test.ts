@@ -16,19 +16,22 @@
 // run dir and ports) and stop them in t.after, whatever happens.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import {
   agentStarted,
   appendNumbered,
   consumeAll,
   createTopic,
+  freePort,
   kafkaClient,
   kafkaLocal,
+  metric,
   missing,
+  ownCluster,
+  rssBytes,
+  scrape,
   startAgent,
   tally,
   tmpDir,
@@ -147,57 +150,6 @@ function duplicates(counts: Map<number, number>): number {
   let d = 0;
   for (const c of counts.values()) d += c - 1;
   return d;
-}
-
-function rssBytes(pid: number): number {
-  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
-  return Number(m[1]) * 1024;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** Sum of every series of a metric in Prometheus text. */
-function metric(text: string, name: string): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
-}
-
-async function scrape(port: number): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
-  return res.text();
-}
-
-/**
- * Starts a separate Kafka cluster in its own run dir; the t.after hook that
- * stops it (and removes the dir) is registered before the start, so a failed
- * start or a failed test never leaves brokers behind.
- */
-async function ownCluster(
-  t: TestContext,
-  env: Record<string, string>,
-  brokers: 1 | 3,
-): Promise<{ env: Record<string, string>; bootstrap: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'logagent-kafka-'));
-  const full = { ...env, KAFKA_LOCAL_DIR: dir };
-  t.after(async () => {
-    try {
-      await kafkaLocal(['stop'], full);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-  const bootstrap = await kafkaLocal(['start', '--brokers', String(brokers)], full);
-  return { env: full, bootstrap };
 }
 
 function stoppedCleanly(agent: AgentProcess): boolean {

@@ -32,7 +32,7 @@ test('with Kafka unreachable, SIGTERM ends within the shutdown deadline with exi
   assert.ok(tookMs >= 1_900 && tookMs < 6_000, `took ${tookMs} ms for a 2000 ms deadline`);
   const stopped = agent.records().find((r) => r.msg === 'logagent stopped');
   assert.equal(stopped?.clean, false);
-  assert.ok(Number(stopped?.unacknowledged) > 0);
+  assert.ok(Number(stopped?.unacknowledgedLines) > 0);
   const saved = JSON.parse(readFileSync(join(dir, 'cp', 'checkpoints.json'), 'utf8')) as { files: Record<string, { offset: number }> };
   assert.deepEqual(
     Object.values(saved.files).map((e) => e.offset),
