@@ -11,6 +11,9 @@ export const ERROR_CODES = [
   'USAGE',
   'KAFKAJS_PATCH',
   'KAFKA_TIMEOUT',
+  'KAFKA_PROTOCOL',
+  'KAFKA_CONNECTION',
+  'KAFKA_TOPIC_MISSING',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

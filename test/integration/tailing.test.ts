@@ -5,7 +5,7 @@
 // how often each line arrived.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import {
   createReadStream,
   createWriteStream,
@@ -657,3 +657,81 @@ test('files matched by LOGAGENT_EXCLUDE are never read', async (t) => {
   const opened = logsWith(agent, 'tailing file').map((r) => r.file);
   assert.deepEqual(opened.sort(), [join(dir, 'app.log'), join(dir, 'zz-late.log')]);
 });
+
+test('a FIFO and links to devices beside the logs are skipped: the agent starts, ships the regular files and stops on SIGTERM', async (t) => {
+  const dir = tmpDir(t);
+  const topic = uniqueTopic('fifo');
+  appendNumbered(join(dir, 'a.log'), 0, 100);
+  execFileSync('mkfifo', [join(dir, 'pipe.log')]);
+  // nginx links its access.log to /dev/stdout; /dev/zero never ends.
+  symlinkSync('/dev/stdout', join(dir, 'access.log'));
+  symlinkSync('/dev/zero', join(dir, 'zero.log'));
+  appendNumbered(join(dir, 'b.log'), 100, 200);
+  const agent = startAgent(t, agentEnv(topic, join(dir, '*.log'), tmpDir(t, 'logagent-cp-'), { LOGAGENT_START_AT: 'beginning' }));
+  await agentStarted(agent);
+  const got = await consumeAll(topic, { expected: 200 });
+  assertExactlyOnce(tally(got), 0, 200, 'regular files');
+  const skipped = logsWith(agent, 'matched path is not a regular file; skipped (never opened)').map(
+    (r) => `${String(r.kind)}:${String(r.file)}`,
+  );
+  assert.deepEqual(
+    skipped.sort(),
+    [`character-device:${join(dir, 'zero.log')}`, `fifo:${join(dir, 'pipe.log')}`, expect_stdout(dir)].sort(),
+  );
+  const stoppedAt = Date.now();
+  assert.equal(await agent.stop(), 0);
+  assert.ok(Date.now() - stoppedAt < 10_000, 'SIGTERM is handled: nothing is stuck on the FIFO');
+});
+
+/** What /dev/stdout of the agent is here: the socket pair node:child_process gives it (in a container it is a pipe: a FIFO). */
+function expect_stdout(dir: string): string {
+  return `socket:${join(dir, 'access.log')}`;
+}
+
+test(
+  'SIGKILL right after a rename rotation, glob on the live name only: after a restart the renamed file is finished, no line is lost',
+  { timeout: 300_000 },
+  async (t) => {
+    const dir = tmpDir(t);
+    const cp = tmpDir(t, 'logagent-cp-');
+    const topic = uniqueTopic('crashrot');
+    const log = join(dir, 'app.log');
+    writeFileSync(log, '');
+    // The classic agent's configuration: the live file's name, nothing else.
+    const env = agentEnv(topic, log, cp, {
+      LOGAGENT_START_AT: 'beginning',
+      // A small budget, so that much of each burst is still unread at the kill.
+      LOGAGENT_INFLIGHT_MAX_BYTES: String(64 * 1024),
+      LOGAGENT_MAX_LINE_BYTES: String(16 * 1024),
+    });
+    let agent = startAgent(t, env);
+    await agentStarted(agent);
+    const BURST = 20_000;
+    const ROUNDS = 5;
+    let next = 0;
+    let recovered = 0;
+    for (let round = 1; round <= ROUNDS; round++) {
+      appendNumbered(log, next, next + BURST);
+      next += BURST;
+      await sleep(20);
+      renameSync(log, `${log}.${round}`);
+      writeFileSync(log, '');
+      agent.signal('SIGKILL');
+      await agent.exited;
+      await sleep(1_000);
+      agent = startAgent(t, env);
+      await agentStarted(agent);
+      recovered += logsWith(agent, 'found an unfinished file renamed while the agent was stopped; reading it to its end').length;
+    }
+    appendNumbered(log, next, next + 1_000);
+    next += 1_000;
+    const got = await consumeAll(topic, { expected: next, timeoutMs: 120_000 });
+    assert.equal(await agent.stop(), 0);
+    const counts = tally(got);
+    t.diagnostic(
+      `${ROUNDS} kills right after a rotation; renamed files found again at restart: ${recovered}; duplicates ${duplicates(counts)}`,
+    );
+    assert.equal(ranges(missing(counts, 0, next)), '', 'missing lines');
+    assert.ok(recovered >= 1, 'at least one restart found a renamed, unfinished file');
+  },
+);
