@@ -67,6 +67,7 @@ export class BrokerConnection {
   private inbox: Buffer | undefined;
   private closedWith: Error | undefined;
   private opened = false;
+  private socketClosed: Promise<void> = Promise.resolve();
 
   constructor(options: ConnectionOptions) {
     this.options = options;
@@ -94,6 +95,7 @@ export class BrokerConnection {
     const factory = this.options.socketFactory ?? ((host, port) => net.connect({ host, port }));
     const socket = factory(this.host, this.port);
     this.socket = socket;
+    this.socketClosed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.setNoDelay(true);
     socket.setKeepAlive(true, KEEP_ALIVE_DELAY_MS);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -190,6 +192,11 @@ export class BrokerConnection {
     });
   }
 
+  /** Resolves once the socket's handle is released (after destroy()). */
+  whenClosed(): Promise<void> {
+    return this.socketClosed;
+  }
+
   /** Fails everything pending with `err` and closes the socket. Idempotent. */
   destroy(err: Error): void {
     if (this.closedWith) return;
@@ -240,7 +247,7 @@ export class BrokerConnection {
   }
 
   private onData(chunk: Buffer): void {
-    let buf = this.inbox ? Buffer.concat([this.inbox, chunk]) : chunk;
+    const buf = this.inbox ? Buffer.concat([this.inbox, chunk]) : chunk;
     let pos = 0;
     while (buf.length - pos >= 4) {
       const size = buf.readInt32BE(pos);
@@ -252,7 +259,6 @@ export class BrokerConnection {
     }
     this.inbox = pos === buf.length ? undefined : buf.subarray(pos);
     if (this.inbox && pos > 0) this.inbox = Buffer.from(this.inbox); // do not pin the consumed chunk
-    buf = Buffer.alloc(0);
   }
 
   private onFrame(frame: Buffer): void {
@@ -260,7 +266,9 @@ export class BrokerConnection {
     const r = new Reader(frame);
     const correlationId = r.i32();
     if (!head || head.correlationId !== correlationId) {
-      this.destroy(new KafkaConnectionError(this.label, `response ${correlationId} does not match the oldest request ${head?.correlationId}`));
+      this.destroy(
+        new KafkaConnectionError(this.label, `response ${correlationId} does not match the oldest request ${head?.correlationId}`),
+      );
       return;
     }
     this.pending[this.pendingHead] = undefined as unknown as Pending;

@@ -6,7 +6,6 @@
 
 import type { EncodedBatch } from './record-batch.ts';
 import type { Api } from './protocol.ts';
-import type { Reader } from './wire.ts';
 
 export interface ProduceTopic {
   readonly name: string;

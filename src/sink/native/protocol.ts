@@ -20,10 +20,25 @@ export interface Api<Req, Res> {
   decode(r: Reader, version: number): Res;
 }
 
-export const API_KEYS = { produce: 0, metadata: 3, saslHandshake: 17, apiVersions: 18, createTopics: 19, initProducerId: 22, saslAuthenticate: 36 };
+export const API_KEYS = {
+  produce: 0,
+  metadata: 3,
+  saslHandshake: 17,
+  apiVersions: 18,
+  createTopics: 19,
+  initProducerId: 22,
+  saslAuthenticate: 36,
+};
 
 /** Request header v1 (classic) or v2 (flexible). The client id is a classic nullable string in both. */
-export function encodeRequestHeader(e: Encoder, apiKey: number, version: number, correlationId: number, clientId: string, flexible: boolean): void {
+export function encodeRequestHeader(
+  e: Encoder,
+  apiKey: number,
+  version: number,
+  correlationId: number,
+  clientId: string,
+  flexible: boolean,
+): void {
   e.i16(apiKey);
   e.i16(version);
   e.i32(correlationId);

@@ -1,0 +1,212 @@
+// NativeKafkaSink: the Sink (sink.ts) on LogAgent's own Kafka producer
+// (producer.ts), a drop-in for KafkaSink with the same contract: a
+// LineBatch is acknowledged to its owner only once every line of it is
+// acknowledged by the broker (with acks=0: written to the socket);
+// delivery is retried forever with capped backoff; a request refused as
+// too large is split and a single line too large is cut, marked
+// `logagent.truncated` and counted; a missing topic is created or named in
+// a clear error. The same metrics, the same status() and the same log
+// messages as KafkaSink, so dashboards and alerts do not care which runs.
+//
+// What it adds over KafkaSink: up to 5 requests in flight per broker (the
+// idempotent producer keeps each partition's order across retries), one
+// buffer per request and no object per line, and no timer while idle.
+
+import type pino from 'pino';
+import type { KafkaConfig } from '../../config/config.ts';
+import { errorMessage } from '../../errors.ts';
+import type { Metrics } from '../../metrics.ts';
+import type { KafkaStatus } from '../kafka-sink.ts';
+import type { LineBatch } from '../line-batch.ts';
+import type { Sink } from '../sink.ts';
+import { Cluster } from './cluster.ts';
+import { BrokerConnection } from './connection.ts';
+import { nativeOptions, type NativeProducerOptions } from './options.ts';
+import { Producer, type RequestReport } from './producer.ts';
+import { truncatedHeader } from './record-batch.ts';
+
+export interface NativeKafkaSinkOptions {
+  config: KafkaConfig;
+  logger: pino.Logger;
+  metrics: Metrics;
+  /** Settings beyond KafkaConfig (tests). */
+  overrides?: Partial<NativeProducerOptions>;
+}
+
+const ERROR_LOG_INTERVAL_MS = 30_000;
+
+export class NativeKafkaSink implements Sink {
+  private readonly logger: pino.Logger;
+  private readonly metrics: Metrics;
+  readonly options: NativeProducerOptions;
+  private readonly producer: Producer;
+  private pending = 0;
+  private closed = false;
+  private started = false;
+  private failing = false;
+  private failedAttempts = 0;
+  private lastErrorLogAt = 0;
+  private lastError: { message: string; at: number } | undefined;
+  private lastAckAt: number | undefined;
+  private drainWaiters: Array<() => void> = [];
+
+  constructor(o: NativeKafkaSinkOptions) {
+    this.logger = o.logger;
+    this.metrics = o.metrics;
+    this.options = nativeOptions(o.config, o.overrides);
+    const opts = this.options;
+    const cluster = new Cluster({
+      bootstrap: opts.brokers,
+      now: opts.now,
+      logger: this.logger,
+      connect: (host, port, onClose) =>
+        new BrokerConnection({
+          host,
+          port,
+          clientId: opts.clientId,
+          connectTimeoutMs: opts.connectionTimeoutMs,
+          requestTimeoutMs: opts.requestTimeoutMs,
+          ...(onClose ? { onClose } : {}),
+        }),
+    });
+    this.producer = new Producer(
+      opts,
+      cluster,
+      {
+        batchAcked: (batch) => this.batchAcked(batch),
+        requestDone: (report) => this.requestDone(report),
+        failure: (err, context) => this.failure(err, context, 0),
+        tooLarge: (info) => {
+          this.metrics.messagesTooLarge.inc();
+          if (info.split) this.logger.warn({ messages: info.lines }, 'kafka rejected a request as too large; splitting it');
+          else {
+            this.metrics.linesTruncated.inc({ reason: 'broker' });
+            this.logger.warn(
+              { key: info.batch.key, bytes: info.bytes, keptBytes: info.keptBytes },
+              'kafka rejected a message as too large; truncating it',
+            );
+          }
+        },
+        topicCreated: (topic, partitions, replicationFactor) =>
+          this.logger.info({ topic, partitions, replicationFactor }, 'creating topic'),
+      },
+      truncatedHeader,
+    );
+  }
+
+  /** True while deliveries fail (broker unreachable, topic missing, ...). */
+  get isFailing(): boolean {
+    return this.failing;
+  }
+
+  get pendingLines(): number {
+    return this.pending;
+  }
+
+  status(): KafkaStatus {
+    return {
+      connected: this.producer.connected,
+      failing: this.failing,
+      lastError: this.lastError?.message,
+      lastErrorAt: this.lastError ? new Date(this.lastError.at).toISOString() : undefined,
+      lastAckAt: this.lastAckAt === undefined ? undefined : new Date(this.lastAckAt).toISOString(),
+      pendingLines: this.pending,
+    };
+  }
+
+  /** Connects (and gets a producer id) before the first line arrives. Idempotent. */
+  start(): void {
+    if (this.started || this.closed) return;
+    this.started = true;
+    this.producer.warmUp();
+  }
+
+  send(batch: LineBatch): void {
+    if (this.closed) throw new Error('KafkaSink is closed');
+    this.pending += batch.count - batch.ackedLines;
+    this.producer.add(batch);
+  }
+
+  async drain(signal?: AbortSignal): Promise<void> {
+    while (this.pending > 0) {
+      signal?.throwIfAborted();
+      await new Promise<void>((resolve, reject) => {
+        const done = (): void => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        const onAbort = (): void => {
+          this.drainWaiters = this.drainWaiters.filter((w) => w !== done);
+          reject(signal?.reason);
+        };
+        this.drainWaiters.push(done);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+    }
+  }
+
+  /**
+   * Stops sending. Requests in flight may still be answered within
+   * `timeoutMs` (their lines are then acknowledged); what is unacknowledged
+   * then stays so (read again after a restart). Returns within `timeoutMs`
+   * plus a few milliseconds whatever the broker does, with no socket or
+   * timer left. Idempotent.
+   */
+  async close(timeoutMs = 2_000): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.producer.close(timeoutMs);
+  }
+
+  private batchAcked(batch: LineBatch): void {
+    this.metrics.readToAck.observe((Date.now() - batch.readAt) / 1000);
+    batch.owner.onBatchAcked(batch);
+  }
+
+  private requestDone(r: RequestReport): void {
+    if (this.closed && r.error) return; // failures of the shutdown itself are not delivery errors
+    this.metrics.requestDuration.observe(r.durationMs / 1000);
+    if (r.ackedLines > 0) {
+      this.metrics.batchRecords.observe(r.records);
+      this.metrics.batchBytes.observe(r.payloadBytes);
+      this.metrics.linesAcked.inc(r.ackedLines);
+      this.pending -= r.ackedLines;
+      this.lastAckAt = Date.now();
+    }
+    if (r.error) this.failure(r.error, 'produce request', r.failedLines);
+    else if (r.failedLines === 0) this.recovered(r.records);
+    if (this.pending <= 0) {
+      this.pending = 0;
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  private recovered(messages: number): void {
+    this.metrics.kafkaUp.set(1);
+    if (!this.failing) return;
+    this.failing = false;
+    this.logger.info({ attempts: this.failedAttempts + 1, messages }, 'kafka delivery recovered');
+    this.failedAttempts = 0;
+  }
+
+  private failure(err: Error, context: string, messages: number): void {
+    if (this.closed) return;
+    this.metrics.sendErrors.inc();
+    this.metrics.kafkaUp.set(0);
+    this.failedAttempts++;
+    const now = Date.now();
+    this.lastError = { message: errorMessage(err), at: now };
+    // The first failure and then one line every 30 s: an outage of hours must
+    // not flood the log, but must stay visible.
+    if (!this.failing || now - this.lastErrorLogAt > ERROR_LOG_INTERVAL_MS) {
+      this.lastErrorLogAt = now;
+      this.logger.error(
+        { err, errorType: (err as { type?: string }).type ?? err.name, context, attempt: this.failedAttempts, messages },
+        'kafka delivery failed; retrying (lines wait on disk, nothing is dropped)',
+      );
+    }
+    this.failing = true;
+  }
+}
