@@ -16,6 +16,7 @@
 
 import net from 'node:net';
 import { KafkaTimeoutError } from '../../errors.ts';
+import type { BufferPool } from './buffer-pool.ts';
 import { KafkaConnectionError, KafkaProtocolError, UNSUPPORTED_VERSION } from './errors.ts';
 import { ApiVersions, encodeRequestHeader, negotiate, responseHeaderIsFlexible, type Api, type VersionRange } from './protocol.ts';
 import { Reader, Sizer, Writer } from './wire.ts';
@@ -34,6 +35,8 @@ export interface ConnectionOptions {
   readonly connectEvent?: 'connect' | 'secureConnect';
   /** Runs after ApiVersions, before the connection is handed out (SASL handshake and authentication). */
   readonly authenticate?: (connection: BrokerConnection) => Promise<void>;
+  /** Where request buffers come from and return to once written (allocated per request without one). */
+  readonly pool?: BufferPool;
   /** Called once when the connection closes for any reason after it opened (or failed to). */
   readonly onClose?: (connection: BrokerConnection, err: Error) => void;
 }
@@ -154,7 +157,8 @@ export class BrokerConnection {
     const sizer = new Sizer();
     encodeRequestHeader(sizer, api.key, version, correlationId, this.options.clientId, flexible);
     api.encode(sizer, version, req);
-    const w = new Writer(Buffer.allocUnsafe(4 + sizer.size));
+    const pool = this.options.pool;
+    const w = new Writer(pool ? pool.take(4 + sizer.size) : Buffer.allocUnsafe(4 + sizer.size));
     w.i32(sizer.size);
     encodeRequestHeader(w, api.key, version, correlationId, this.options.clientId, flexible);
     api.encode(w, version, req);
@@ -165,6 +169,7 @@ export class BrokerConnection {
       return new Promise((resolve, reject) => {
         socket.write(w.buf, (err) => {
           this.unflushed--;
+          pool?.give(w.buf);
           if (err) reject(new KafkaConnectionError(this.label, err.message, err));
           else resolve(undefined);
         });
@@ -188,7 +193,7 @@ export class BrokerConnection {
         reject,
       });
       this.armTimer(deadline);
-      socket.write(w.buf);
+      socket.write(w.buf, () => pool?.give(w.buf));
     });
   }
 

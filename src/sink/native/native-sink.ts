@@ -19,6 +19,7 @@ import type { Metrics } from '../../metrics.ts';
 import type { KafkaStatus } from '../kafka-sink.ts';
 import type { LineBatch } from '../line-batch.ts';
 import type { Sink } from '../sink.ts';
+import { BufferPool } from './buffer-pool.ts';
 import { Cluster } from './cluster.ts';
 import { BrokerConnection } from './connection.ts';
 import { nativeOptions, type NativeProducerOptions } from './options.ts';
@@ -55,6 +56,8 @@ export class NativeKafkaSink implements Sink {
     this.metrics = o.metrics;
     this.options = nativeOptions(o.config, o.overrides);
     const opts = this.options;
+    // Room for a full request (lines plus protocol overhead) in every pooled buffer.
+    const pool = new BufferPool(opts.batchMaxBytes + Math.max(64 * 1024, opts.batchMaxBytes >> 2), opts.maxInflightPerBroker + 1);
     const cluster = new Cluster({
       bootstrap: opts.brokers,
       now: opts.now,
@@ -66,6 +69,7 @@ export class NativeKafkaSink implements Sink {
           clientId: opts.clientId,
           connectTimeoutMs: opts.connectionTimeoutMs,
           requestTimeoutMs: opts.requestTimeoutMs,
+          pool,
           ...(onClose ? { onClose } : {}),
         }),
     });
