@@ -56,12 +56,12 @@ KAFKA_BROKERS="$brokers" \
   LOGAGENT_CHECKPOINT_DIR="$work/checkpoints" \
   LOGAGENT_HTTP_HOST=127.0.0.1 \
   LOGAGENT_HTTP_PORT="${LOGAGENT_HTTP_PORT:-9464}" \
-  node dist/cli.js run 2>"$work/agent.log" &
+  dist/cli.js run 2>"$work/agent.log" &
 agent_pid=$!
 echo "demo: agent running (logs: $work/agent.log, metrics: http://127.0.0.1:${LOGAGENT_HTTP_PORT:-9464}/metrics)" >&2
 echo "demo: lines arriving in Kafka topic '$topic' (partition offset key value); Ctrl-C to stop" >&2
 
-node dist/cli.js consume --brokers "$brokers" --topic "$topic" --from-beginning --timeout-ms "${DEMO_SECONDS:-86400}000" &
+dist/cli.js consume --brokers "$brokers" --topic "$topic" --from-beginning --timeout-ms "${DEMO_SECONDS:-86400}000" &
 consumer_pid=$!
 if [[ -n "${DEMO_SECONDS:-}" ]]; then
   sleep "$DEMO_SECONDS"

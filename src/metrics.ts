@@ -11,7 +11,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 /** Label values known in advance, each pre-created at 0. */
 export const LABEL_VALUES = {
   truncatedReason: ['max_line_bytes', 'broker'],
-  partialWhy: ['quiet', 'rotated', 'shutdown', 'finished'],
+  partialWhy: ['quiet', 'rotated', 'shutdown'],
   closeReason: ['drained', 'abandoned', 'error', 'shutdown', 'idle', 'unmatched'],
   rotationKind: ['rotated', 'deleted'],
   fileErrorKind: ['open', 'read'],
@@ -41,7 +41,7 @@ export class Metrics {
   readonly bytesSkipped = this.counter('logagent_line_bytes_skipped_total', 'Bytes cut from over-long lines.');
   readonly partialLinesFlushed = this.counter(
     'logagent_partial_lines_flushed_total',
-    'Last lines without a newline shipped after a quiet period, rotation, shutdown, or when their input stopped matching the file.',
+    'Last lines without a newline shipped after a quiet period (quiet), when their rotated file closed (rotated), or at shutdown.',
     ['why'],
     LABEL_VALUES.partialWhy,
   );

@@ -18,6 +18,11 @@ export class PathMatcher {
     this.excludes = excludes.map((p) => resolve(cwd, p));
   }
 
+  /** Every pattern matches files of one fixed directory (globs only in the file name): events on the root directories cover them. */
+  get isFlat(): boolean {
+    return this.patterns.every((p) => !GLOB_CHARS.test(p.slice(0, p.lastIndexOf(sep))));
+  }
+
   /** Paths matching the patterns and none of the excludes, sorted, each once. */
   async list(): Promise<string[]> {
     const found = new Set<string>();

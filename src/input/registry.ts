@@ -131,6 +131,13 @@ export class FileRegistry {
     return this.events?.watched ?? [];
   }
 
+  /** Every one of `dirs` has an armed event watcher: changes there are seen at once, and the periodic scan is only the safety net. */
+  eventsCover(dirs: readonly string[]): boolean {
+    if (!this.events) return false;
+    const watched = new Set(this.events.watched);
+    return dirs.length > 0 && dirs.every((d) => watched.has(d));
+  }
+
   /** Identities that must not be pruned from the checkpoint store. */
   liveIdentities(): Set<string> {
     return new Set([...this.readers.keys(), ...this.dormant.keys()]);

@@ -19,6 +19,8 @@ import { javaPartition as javaPartitionOf } from '../../src/sink/murmur2.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = join(ROOT, 'dist', 'cli.js');
+/** The node flags of the bin's shebang (src/cli.ts), for tests that start `node dist/cli.js` themselves. */
+export const BIN_NODE_FLAGS = ['--max-semi-space-size=8', '--disable-warning=TimeoutNegativeWarning'];
 export const KAFKA_LOCAL = join(ROOT, 'scripts', 'kafka-local.sh');
 
 /** The broker the suite runs against (scripts/test.sh starts it). */
@@ -172,7 +174,8 @@ export async function runCli(
   timeoutMs = 60_000,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], {
+    // The bin's own flags (its shebang), as every place that starts the agent passes them.
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [...BIN_NODE_FLAGS, CLI, ...args], {
       env: { PATH: process.env.PATH ?? '', ...env },
       timeout: timeoutMs,
       maxBuffer: 256 * 1024 * 1024,

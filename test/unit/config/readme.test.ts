@@ -8,5 +8,5 @@ test('the README configuration table is the one generated from the schema', () =
   const start = readme.indexOf('\n', readme.indexOf('<!-- config-table:start')) + 1;
   const end = readme.indexOf('<!-- config-table:end -->');
   assert.ok(start > 0 && end > start, 'README has the config-table markers');
-  assert.equal(readme.slice(start, end).trim(), configTableMarkdown().trim(), 'run `node scripts/readme-config-table.ts`');
+  assert.equal(readme.slice(start, end).trim(), configTableMarkdown().trim(), 'run `node scripts/readme-tables.ts`');
 });
