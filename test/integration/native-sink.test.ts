@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import type { CompressionName, PartitionerName } from '../../src/config/config.ts';
 import {
@@ -56,6 +56,9 @@ async function delivered(sink: { drain(signal?: AbortSignal): Promise<void> }, t
 for (const acks of ['all', '1', '0'] as const) {
   test(`acks=${acks}: every line arrives once, byte-identical, in order per partition, and every batch is acknowledged`, async (t) => {
     const topic = uniqueTopic(`native-acks${acks}`);
+    // acks=0 gets no answer: a write the broker refuses (a partition whose leader is still starting right after
+    // the topic was created) is lost without a word, so that mode gets a topic made and settled beforehand.
+    if (acks === '0') await createTopic(topic, 3);
     const { sink, metrics } = startSink(t, { acks, partitioner: 'round-robin' });
     const lines = numberedLines(0, 30_000, 40);
     const { owner, batches } = sendLines(sink, topic, lines, { linesPerBatch: 333 });
@@ -173,56 +176,58 @@ test('a request over the broker’s message.max.bytes is split, and a single lin
   }
 });
 
-test('a broker that accepts connections and never answers: close() returns within its bound and leaves no handle', async (t) => {
+/** A TCP server that accepts connections and never answers; closed (with its connections) by t.after. */
+async function silentBroker(t: TestContext): Promise<{ port: number; sockets: Set<Socket> }> {
   const sockets = new Set<Socket>();
   const server = createServer((s) => {
     sockets.add(s);
     s.on('error', () => undefined);
+    s.on('close', () => sockets.delete(s));
+    s.resume(); // reads and drops the requests (a paused socket would never see the client's close)
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  const before = process.getActiveResourcesInfo().filter((r) => r === 'Timeout' || r === 'TCPSocketWrap').length;
-  const { sink } = startSink(t, { brokers: [`127.0.0.1:${port}`], requestTimeoutMs: 60_000, connectionTimeoutMs: 60_000 });
+  t.after(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+  return { port: (server.address() as { port: number }).port, sockets };
+}
+
+const handles = (): string[] => process.getActiveResourcesInfo().filter((r) => r === 'Timeout' || r === 'TCPSocketWrap');
+
+test('a broker that accepts connections and never answers: close() returns within its bound and leaves no handle', async (t) => {
+  const before = handles().length;
+  const broker = await silentBroker(t);
+  const { sink } = startSink(t, { brokers: [`127.0.0.1:${broker.port}`], requestTimeoutMs: 60_000, connectionTimeoutMs: 60_000 });
   sendLines(sink, uniqueTopic('native-silent'), numberedLines(0, 10));
-  await waitFor(() => sockets.size > 0, 5_000, 'the sink to connect');
+  await waitFor(() => broker.sockets.size > 0, 5_000, 'the sink to connect');
   const started = performance.now();
   await sink.close(300);
   const took = performance.now() - started;
   assert.ok(took < 400, `close took ${took.toFixed(0)} ms`);
-  for (const s of sockets) s.destroy();
-  await new Promise<void>((r) => server.close(() => r()));
-  await new Promise((r) => setImmediate(r));
-  const after = process.getActiveResourcesInfo().filter((r) => r === 'Timeout' || r === 'TCPSocketWrap').length;
-  assert.equal(after, before, `handles left: ${process.getActiveResourcesInfo().join(', ')}`);
+  // Our side is gone at once; the server's accepted sockets see the close.
+  await waitFor(() => broker.sockets.size === 0, 2_000, 'the broker to see the connection closed');
+  await waitFor(() => handles().length === before, 2_000, `no handle left (${process.getActiveResourcesInfo().join(', ')})`);
 });
 
 test('a silent broker fails the request at its deadline and the lines stay pending, not dropped', async (t) => {
-  const server = createServer((s) => s.on('error', () => undefined));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => server.close(() => r())));
-  const { port } = server.address() as { port: number };
-  const { sink, logs } = startSink(t, { brokers: [`127.0.0.1:${port}`], requestTimeoutMs: 300, retryMaxBackoffMs: 200 });
+  const broker = await silentBroker(t);
+  const { sink, logs } = startSink(t, { brokers: [`127.0.0.1:${broker.port}`], requestTimeoutMs: 300, retryMaxBackoffMs: 200 });
   sendLines(sink, uniqueTopic('native-deadline'), numberedLines(0, 10));
-  await waitFor(
-    () => logs.some((l) => /within 300 ms/.test(String((l.err as { message?: string } | undefined)?.message))),
-    5_000,
-    'a timeout',
-  );
+  await waitFor(() => sink.status().lastError?.includes('within 300 ms') ?? false, 5_000, 'a timeout');
+  assert.ok(logs.some((l) => l.msg === 'kafka delivery failed; retrying (lines wait on disk, nothing is dropped)'));
   assert.equal(sink.pendingLines, 10);
   await sink.close(200);
-  server.closeAllConnections();
 });
 
 test('once everything is delivered the sink holds no timer: an idle sidecar never wakes up', async (t) => {
   const topic = uniqueTopic('native-idle');
   const { sink } = startSink(t);
+  const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const before = timers();
   sendLines(sink, topic, numberedLines(0, 1000));
   await delivered(sink);
   await new Promise((r) => setTimeout(r, 100)); // a linger timer armed before the last send has fired by now
-  assert.deepEqual(
-    process.getActiveResourcesInfo().filter((r) => r === 'Timeout'),
-    [],
-    `resources: ${process.getActiveResourcesInfo().join(', ')}`,
-  );
+  assert.ok(timers() <= before, `a timer left: ${process.getActiveResourcesInfo().join(', ')}`);
   assert.ok(sink.status().connected, 'the connection stays open (a socket, no timer)');
 });

@@ -107,6 +107,11 @@ export class NativeKafkaSink implements Sink {
     return this.pending;
   }
 
+  /** Produce requests in flight now (all brokers). */
+  get inflightRequests(): number {
+    return this.producer.inflightRequests;
+  }
+
   status(): KafkaStatus {
     return {
       connected: this.producer.connected,

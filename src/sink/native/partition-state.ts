@@ -40,7 +40,16 @@
 //    for this partition: it waits for a fresh producer id (InitProducerId),
 //    then restamps from sequence 0 as in 4. An epoch at its maximum also
 //    takes a fresh producer id.
-// 6. MESSAGE_TOO_LARGE / RECORD_LIST_TOO_LARGE: the batch was not written.
+// 6. The broker accepts ANY sequence from a producer id it holds no state
+//    for on the partition (a new producer id or epoch, or state expired
+//    after producer.id.expiration.ms of silence). So while the broker may
+//    not know us yet, a gap is not refused: with B1 refused (a leader still
+//    starting) and B2 accepted as our "first" batch, B1's retry would land
+//    after B2. Hence a partition sends one batch alone until the broker has
+//    acknowledged a batch of its current stamp (and again after an hour
+//    without an acknowledgement); only then does it pipeline. Found by the
+//    broker-restart integration test.
+// 7. MESSAGE_TOO_LARGE / RECORD_LIST_TOO_LARGE: the batch was not written.
 //    It is split in two, the halves keeping its sequence range (so later
 //    batches keep theirs), or a single line is cut to 75 %; then 2.
 // Without idempotence a partition has one batch in flight at a time, which
@@ -54,6 +63,8 @@ export const RECORD_OVERHEAD_BYTES = 24;
 const TRUNCATED_HEADER_BYTES = 'logagent.truncated'.length + 4 + 4;
 const MAX_SEQUENCE = 0x7fffffff;
 const MAX_EPOCH = 0x7fff;
+/** After this long without an acknowledgement the broker may have dropped our producer state: confirm it again (6). */
+export const RECONFIRM_AFTER_MS = 60 * 60_000;
 
 export class WireBatch {
   slices: Slice[];
@@ -120,6 +131,9 @@ export class PartitionState {
   producerId = -1;
   epoch = -1;
   private nextSequence = 0;
+  /** The broker acknowledged a batch of the current stamp: it checks our sequences strictly, so batches may be pipelined. */
+  private confirmed = false;
+  private lastAckAt = 0;
 
   constructor(topic: string, partition: number, idempotent: boolean) {
     this.topic = topic;
@@ -162,7 +176,11 @@ export class PartitionState {
       this.recovering = false;
     }
     if (this.inflight > 0 && this.inflightNode !== this.leader) return undefined; // leader moved: let the old ones finish
-    if (this.idempotent && !this.adoptStamp(producerId, epoch)) return undefined;
+    if (this.idempotent) {
+      if (!this.adoptStamp(producerId, epoch)) return undefined;
+      if (this.confirmed && this.inflight === 0 && now - this.lastAckAt > RECONFIRM_AFTER_MS) this.confirmed = false;
+      if (!this.confirmed && this.inflight > 0) return undefined; // one batch alone until the broker knows us (6)
+    }
     // Resend what failed, oldest first, behind what is still in flight.
     for (const b of this.unacked) {
       if (!b.inflight) return b;
@@ -192,6 +210,7 @@ export class PartitionState {
     this.staleProducerId = -2;
     this.restampWithNextEpoch = false;
     this.nextSequence = 0;
+    this.confirmed = false;
     for (const b of this.unacked) b.stamp = this.takeStamp(b.records);
     return true;
   }
@@ -259,6 +278,10 @@ export class PartitionState {
     switch (outcome.kind) {
       case 'acked': {
         this.unacked.splice(at, 1);
+        if (b.stamp.producerId === this.producerId && b.stamp.producerEpoch === this.epoch) {
+          this.confirmed = true;
+          this.lastAckAt = now;
+        }
         this.failures = 0;
         this.backoffUntil = 0;
         return { acked: [b], needsProducerId: false };

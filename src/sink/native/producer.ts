@@ -487,12 +487,14 @@ export class Producer {
       if (!meta || meta.errorCode !== 0 || meta.partitions.length === 0) {
         throw new KafkaProtocolError(meta?.errorCode ?? UNKNOWN_TOPIC_OR_PARTITION, `metadata of topic "${topic.name}"`);
       }
-      this.applyMetadata(topic);
     };
     run().then(
       () => {
         topic.ensuring = false;
         topic.failures = 0;
+        // The partitions appear and the waiting batches are placed in one step: a batch
+        // sent in between would otherwise overtake them.
+        this.applyMetadata(topic);
         const waiting = topic.waiting;
         topic.waiting = [];
         for (const b of waiting) this.place(topic, b);
