@@ -23,7 +23,10 @@
 //    flight (the later ones fail as gaps or succeed, if Bi was written after
 //    all). Then it sends the unacknowledged batches again, in sequence
 //    order, to the current leader: they land in order or are de-duplicated.
-//    New batches wait behind them, so a retry never overtakes.
+//    New batches wait behind them, so a retry never overtakes. The broker
+//    de-duplicates against its last 5 batches only, so no batch is sent
+//    more than 4 batches after the oldest unacknowledged one (acknowledged
+//    ones in between count): its retry must still find it there.
 // 3. OUT_OF_ORDER_SEQUENCE_NUMBER on a batch that is not the oldest
 //    unacknowledged one is that gap: retried as in 2, nothing else.
 // 4. OUT_OF_ORDER_SEQUENCE_NUMBER on the oldest unacknowledged batch means
@@ -73,6 +76,8 @@ export class WireBatch {
   bytes: number;
   stamp: Stamp;
   inflight = false;
+  /** Acknowledged while an older batch was not: kept in its place until the older ones are (see window, 2). */
+  done = false;
   /** Node the batch was last sent to. */
   sentTo = -1;
   attempts = 0;
@@ -116,7 +121,7 @@ export class PartitionState {
   /** When the oldest queued line was queued (linger). */
   firstQueuedAt = 0;
 
-  /** Stamped batches not yet acknowledged, in sequence order. */
+  /** Stamped batches from the oldest unacknowledged one on, in sequence order (acknowledged ones after it marked done). */
   readonly unacked: WireBatch[] = [];
   inflight = 0;
   /** A batch failed: send nothing until none is in flight, then resend in order. */
@@ -152,6 +157,11 @@ export class PartitionState {
     return -1;
   }
 
+  /** Batches not yet acknowledged. */
+  get pendingBatches(): WireBatch[] {
+    return this.unacked.filter((b) => !b.done);
+  }
+
   enqueue(slice: Slice, bytes: number, now: number): void {
     if (this.queuedLines === 0) this.firstQueuedAt = now;
     this.queue.push(slice);
@@ -181,9 +191,13 @@ export class PartitionState {
       if (this.confirmed && this.inflight === 0 && now - this.lastAckAt > RECONFIRM_AFTER_MS) this.confirmed = false;
       if (!this.confirmed && this.inflight > 0) return undefined; // one batch alone until the broker knows us (6)
     }
-    // Resend what failed, oldest first, behind what is still in flight.
-    for (const b of this.unacked) {
-      if (!b.inflight) return b;
+    // Never more than maxInflight on the wire, resends included (a split adds a batch).
+    if (this.inflight >= this.maxInflight) return undefined;
+    // Resend what failed, oldest first, behind what is still in flight; never
+    // more than maxInflight batches past the oldest unacknowledged one.
+    for (let i = 0; i < this.unacked.length && i < this.maxInflight; i++) {
+      const b = this.unacked[i] as WireBatch;
+      if (!b.inflight && !b.done) return b;
     }
     if (this.unacked.length >= this.maxInflight || this.queuedLines === 0 || !lingered) return undefined;
     return this.takeNew(maxBytes);
@@ -211,7 +225,12 @@ export class PartitionState {
     this.restampWithNextEpoch = false;
     this.nextSequence = 0;
     this.confirmed = false;
-    for (const b of this.unacked) b.stamp = this.takeStamp(b.records);
+    const pending = this.pendingBatches;
+    this.unacked.length = 0;
+    for (const b of pending) {
+      b.stamp = this.takeStamp(b.records);
+      this.unacked.push(b);
+    }
     return true;
   }
 
@@ -274,10 +293,11 @@ export class PartitionState {
       this.inflight--;
     }
     const at = this.unacked.indexOf(b);
-    if (at < 0) return { acked: [], needsProducerId: false }; // already settled (restamped and acknowledged)
+    if (at < 0 || b.done) return { acked: [], needsProducerId: false }; // already settled
     switch (outcome.kind) {
       case 'acked': {
-        this.unacked.splice(at, 1);
+        b.done = true;
+        while (this.unacked[0]?.done) this.unacked.shift();
         if (b.stamp.producerId === this.producerId && b.stamp.producerEpoch === this.epoch) {
           this.confirmed = true;
           this.lastAckAt = now;
