@@ -113,8 +113,11 @@ async function measure(bootstrap: string, files: number): Promise<Record<string,
       fdsEnd: fds(pid),
     };
   } finally {
-    agent.kill('SIGTERM');
-    await new Promise((r) => agent.once('exit', r));
+    if (agent.exitCode === null && agent.signalCode === null) {
+      const exited = new Promise((r) => agent.once('exit', r));
+      agent.kill('SIGTERM');
+      await exited;
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -28,6 +28,8 @@
 #   env                  print `export` lines for a shell or a test runner:
 #                        KUBECONFIG, LOGAGENT_TEST_KUBECONFIG,
 #                        LOGAGENT_TEST_K8S_DIR, LOGAGENT_TEST_KUBECTL, ...
+#   restart-apiserver    stop kube-apiserver and start it again on the same
+#                        etcd data (tests of clients that must survive it)
 #   import-image TAR...  load `docker save`/OCI tarballs into the node's
 #                        containerd (pods then use imagePullPolicy: Never)
 #   kubectl ARGS...      the cached kubectl with the admin kubeconfig
@@ -883,6 +885,18 @@ cmd_env() {
   return 0
 }
 
+cmd_restart_apiserver() {
+  lock_run_dir
+  load_state || die "no cluster recorded in $RUN_DIR (run start first)"
+  proc_alive etcd || die "etcd is not running in $RUN_DIR"
+  local t0
+  t0="$(date +%s.%N)"
+  stop_procs kube-apiserver
+  start_apiserver
+  wait_api
+  log "kube-apiserver restarted in $(elapsed "$t0") s (pid $(proc_pid kube-apiserver))"
+}
+
 cmd_import_image() {
   (($#)) || die "import-image needs a tarball (docker save or OCI layout)"
   load_state || die "no cluster recorded in $RUN_DIR (run start --node first)"
@@ -907,6 +921,7 @@ main() {
     status) cmd_status ;;
     kubeconfig) cmd_kubeconfig ;;
     env) cmd_env ;;
+    restart-apiserver) cmd_restart_apiserver ;;
     import-image) cmd_import_image "$@" ;;
     kubectl) cmd_kubectl "$@" ;;
     -h | --help | help) usage ;;

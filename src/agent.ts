@@ -15,19 +15,32 @@ import { createHash } from 'node:crypto';
 import type pino from 'pino';
 import { InflightBudget } from './budget.ts';
 import { CheckpointStore } from './checkpoint/store.ts';
-import type { Config } from './config/config.ts';
+import type { Config, KafkaConfig } from './config/config.ts';
+import { diffConfig, keepRestartOnly } from './config/diff.ts';
+import type { LoadResult } from './config/load.ts';
+import { ConfigReloader, type ApplyOutcome } from './config/reloader.ts';
 import { HttpServer, type Liveness } from './http/server.ts';
 import { Input } from './input/input.ts';
 import { FileRegistry } from './input/registry.ts';
 import { Metrics } from './metrics.ts';
 import { verifyKafkajsPatches } from './sink/kafkajs.ts';
 import { KafkaSink } from './sink/kafka-sink.ts';
+import type { ManagedSink } from './sink/sink.ts';
+import { SinkSwitch } from './sink/sink-switch.ts';
 import { sleep } from './time.ts';
 
 export interface AgentOptions {
   config: Config;
   logger: pino.Logger;
   metrics?: Metrics;
+  /** Where the configuration came from, to watch it for changes: a file or a directory (mounted ConfigMap). */
+  configPath?: string | undefined;
+  /** The configuration text the agent starts with (so that an unchanged source is not re-applied). */
+  configText?: string | undefined;
+  /** The environment the configuration is read with at every reload. */
+  env?: NodeJS.ProcessEnv;
+  /** Watch the configuration and apply changes (the agent); off in tests that drive apply() themselves. */
+  reload?: boolean;
 }
 
 export interface ShutdownResult {
@@ -43,21 +56,23 @@ const STALL_SLACK_MS = 10_000;
 const CLOSE_GRACE_MS = 2_000;
 
 export class Agent {
-  readonly config: Config;
+  config: Config;
   readonly metrics: Metrics;
   private readonly logger: pino.Logger;
   private readonly budget: InflightBudget;
   private readonly store: CheckpointStore;
-  private readonly sink: KafkaSink;
+  private readonly sink: SinkSwitch;
   private readonly registry: FileRegistry;
   private inputs: Input[] = [];
+  private readonly reloader: ConfigReloader | undefined;
+  private applying: Promise<unknown> = Promise.resolve();
   private http: HttpServer | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private checkpointing: Promise<void> | undefined;
   private lastCheckpointAt = Date.now();
   private ready = false;
   private shuttingDown: Promise<ShutdownResult> | undefined;
-  private readonly configHash: string;
+  private configHash: string;
   httpPort: number | undefined;
 
   constructor(options: AgentOptions) {
@@ -67,7 +82,18 @@ export class Agent {
     this.configHash = hashConfig(this.config);
     this.budget = new InflightBudget(this.config.inflightMaxBytes);
     this.store = new CheckpointStore({ dir: this.config.checkpoint.dir, logger: this.logger, metrics: this.metrics });
-    this.sink = new KafkaSink({ config: this.config.kafka, logger: this.logger.child({ component: 'kafka' }), metrics: this.metrics });
+    this.sink = new SinkSwitch(this.createSink(this.config.kafka), this.logger);
+    if (options.reload ?? true) {
+      this.reloader = new ConfigReloader({
+        path: options.configPath,
+        env: options.env ?? process.env,
+        initial: this.config,
+        initialText: options.configText,
+        logger: this.logger,
+        metrics: this.metrics,
+        apply: (result) => this.apply(result),
+      });
+    }
     this.registry = new FileRegistry({
       reader: this.config.reader,
       rotated: this.config.rotated,
@@ -111,17 +137,7 @@ export class Agent {
       this.httpPort = await this.http.start();
     }
     this.sink.start();
-    this.inputs = config.inputs.map(
-      (input, order) =>
-        new Input({
-          config: input,
-          order,
-          registry: this.registry,
-          scanIntervalMs: config.discovery.scanIntervalMs,
-          logger: this.logger,
-          autoScan: true,
-        }),
-    );
+    this.inputs = config.inputs.map((input, order) => this.createInput(input, order));
     this.registry.setInputs(this.inputs.map((i) => i.claim));
     for (const input of this.inputs) await input.start();
     const roots = new Set(this.inputs.flatMap((i) => i.watchRoots()));
@@ -131,6 +147,7 @@ export class Agent {
     // A signal during start-up: shutdown owns what exists; start no more.
     if (this.shuttingDown) return;
     this.checkpointTimer = setInterval(() => void this.checkpointNow(), config.checkpoint.intervalMs);
+    await this.reloader?.start();
     this.ready = true;
     this.logger.info(
       {
@@ -162,6 +179,109 @@ export class Agent {
     return this.checkpointing;
   }
 
+  /** Reads the configuration again now (SIGHUP). */
+  reloadConfig(reason: string): Promise<void> {
+    return this.reloader?.reload(reason) ?? Promise.resolve();
+  }
+
+  /**
+   * Applies a new configuration without losing or repeating a line:
+   * - an unchanged input keeps its open files, offsets and unfinished lines;
+   * - a changed input takes its new route from the next line read (lines in
+   *   flight finish on the old topic) and its new globs at once (files no
+   *   longer matched finish and close, checkpoints kept; new ones start as
+   *   new files do);
+   * - a removed input stops (in-flight lines acknowledged, checkpoints kept),
+   *   so adding it again resumes where it stopped;
+   * - a changed `kafka` section gets a new producer once the old one drained;
+   * - a key that needs a restart keeps its running value and is logged.
+   * Applies run one at a time.
+   */
+  apply(result: LoadResult): Promise<ApplyOutcome> {
+    const run = this.applying.then(() => this.applyNow(result));
+    this.applying = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyNow(result: LoadResult): Promise<ApplyOutcome> {
+    if (this.shuttingDown) return 'unchanged';
+    const prev = this.config;
+    for (const key of diffConfig(prev, result.config).restartRequired) {
+      this.logger.warn(
+        { key, origin: result.origin },
+        'configuration key changed; it takes effect at the next restart (the running value stays)',
+      );
+    }
+    const next = keepRestartOnly(prev, result.config);
+    const diff = diffConfig(prev, next);
+    if (diff.changed.length === 0 && !diff.inputsReordered) {
+      this.logger.info({ origin: result.origin, hash: this.configHash }, 'configuration unchanged');
+      return 'unchanged';
+    }
+    this.config = next;
+    if (prev.logLevel !== next.logLevel) this.logger.level = next.logLevel;
+
+    // Inputs: stop the removed, update the changed, create the added, then
+    // give the registry the new set (routes, ranks) and look again.
+    const byName = new Map(this.inputs.map((i) => [i.name, i]));
+    for (const name of diff.inputsRemoved) await byName.get(name)?.stop();
+    const added: Input[] = [];
+    this.inputs = next.inputs.map((cfg, order) => {
+      const existing = byName.get(cfg.name);
+      if (existing && !diff.inputsRemoved.includes(cfg.name)) {
+        existing.update(cfg, order);
+        existing.setScanInterval(next.discovery.scanIntervalMs);
+        return existing;
+      }
+      const created = this.createInput(cfg, order);
+      added.push(created);
+      return created;
+    });
+    this.registry.setInputs(this.inputs.map((i) => i.claim));
+    for (const input of added) await input.start();
+    for (const input of this.inputs) if (!added.includes(input)) input.requestScan();
+    this.registry.setDiscoveryDirs(new Set(this.inputs.flatMap((i) => i.watchRoots())));
+
+    if (diff.kafkaChanged) {
+      const sink = this.createSink(next.kafka);
+      // Not awaited: the old producer drains in the background while the
+      // new one queues; a later apply waits for it inside SinkSwitch.
+      void this.sink
+        .replace(sink, prev.kafka.requestTimeoutMs)
+        .then(({ handedOver }) => this.logger.info({ handedOver }, 'kafka producer replaced'))
+        .catch((err: unknown) => this.logger.error({ err }, 'replacing the kafka producer failed'));
+    }
+
+    this.configHash = hashConfig(next);
+    this.metrics.configInfo.reset();
+    this.metrics.configInfo.set({ hash: this.configHash }, 1);
+    this.logger.info(
+      {
+        origin: result.origin,
+        hash: this.configHash,
+        changes: diff.changed,
+        inputs: next.inputs.map((i) => ({ name: i.name, topic: i.topic, paths: i.paths })),
+      },
+      'configuration applied',
+    );
+    return 'applied';
+  }
+
+  private createInput(input: Config['inputs'][number], order: number): Input {
+    return new Input({
+      config: input,
+      order,
+      registry: this.registry,
+      scanIntervalMs: this.config.discovery.scanIntervalMs,
+      logger: this.logger,
+      autoScan: true,
+    });
+  }
+
+  private createSink(kafka: KafkaConfig): ManagedSink {
+    return new KafkaSink({ config: kafka, logger: this.logger.child({ component: 'kafka' }), metrics: this.metrics });
+  }
+
   liveness(): Liveness {
     const now = Date.now();
     const loops: Record<string, { agoMs: number; limitMs: number; ok: boolean }> = {};
@@ -179,8 +299,12 @@ export class Agent {
     return {
       ready: this.ready,
       shuttingDown: this.shuttingDown !== undefined,
-      config: { hash: this.configHash, inputs: this.config.inputs.map((i) => ({ name: i.name, topic: i.topic, paths: i.paths })) },
-      kafka: this.sink.status(),
+      config: {
+        hash: this.configHash,
+        inputs: this.config.inputs.map((i) => ({ name: i.name, topic: i.topic, paths: i.paths })),
+        ...(this.reloader ? { reload: this.reloader.status() } : {}),
+      },
+      kafka: this.sink.active.status(),
       budget: { maxBytes: this.budget.maxBytes, usedBytes: this.budget.usedBytes, heldBytes: this.budget.heldBytes },
       files: this.registry.status(),
     };
@@ -210,7 +334,9 @@ export class Agent {
       await sleep(Math.min(100, quietMs - quietFor), deadline).catch(() => undefined);
     }
 
-    // 2. Stop discovery and reading; unfinished last lines are shipped.
+    // 2. Stop watching the configuration, discovery and reading; unfinished last lines are shipped.
+    await this.reloader?.close();
+    await this.applying;
     await Promise.all(this.inputs.map((i) => i.stop()));
     await this.registry.stopReading();
 

@@ -10,16 +10,28 @@
 import { Agent } from '../agent.ts';
 import { CheckpointError, ConfigError, KafkajsPatchError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
-import { configFromArgs, parseConfigArgs } from './options.ts';
+import { loadFromArgs, parseConfigArgs } from './options.ts';
 
 const EXIT_GRACE_MS = 1_000;
 
 export async function runCommand(args: string[]): Promise<number> {
   const { values } = parseConfigArgs(args);
-  const config = configFromArgs(values);
+  const loaded = loadFromArgs(values);
+  const config = loaded.config;
   const logger = createLogger(config.logLevel);
-  logger.info({ node: process.version }, 'logagent starting');
-  const agent = new Agent({ config, logger });
+  logger.info({ node: process.version, config: loaded.origin ?? 'environment' }, 'logagent starting');
+  for (const { key, env } of loaded.overrides) {
+    logger.warn(
+      { key, env, origin: loaded.origin },
+      'a key set in the configuration is overridden by the environment; the environment wins',
+    );
+  }
+  const agent = new Agent({ config, logger, configPath: loaded.path, configText: loaded.text, env: process.env });
+  // SIGHUP: read the configuration again now.
+  process.on('SIGHUP', () => {
+    logger.info({ signal: 'SIGHUP' }, 'reloading the configuration');
+    void agent.reloadConfig('SIGHUP');
+  });
 
   let signals = 0;
   const stopped = new Promise<number>((resolve) => {

@@ -41,7 +41,7 @@ export interface RotatedConfig {
   readonly maxHoldBytes: number;
 }
 
-/** One set of files tailed to one topic. The env-only config has exactly one. */
+/** One set of files tailed to one topic: discovery plus a route. The env-only config has exactly one, named `default`. */
 export interface InputConfig {
   /** Unique and stable: identifies the input across reloads. */
   readonly name: string;
@@ -62,4 +62,6 @@ export interface Config {
   readonly shutdown: { readonly quietMs: number; readonly deadlineMs: number };
   readonly http: { readonly port: number; readonly host: string };
   readonly logLevel: LogLevel;
+  readonly kubernetes: { readonly configMap: string; readonly namespace: string; readonly configKey: string };
+  readonly config: { readonly checkIntervalMs: number };
 }

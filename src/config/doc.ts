@@ -5,13 +5,14 @@ import { schemaKeys } from './schema.ts';
 
 export function formatDefault(value: unknown): string {
   if (Array.isArray(value)) return value.length === 0 ? '(none)' : value.join(',');
-  if (value === '') return '(required)';
+  if (value === '') return '(empty)';
   return String(value);
 }
 
 export function configTableMarkdown(): string {
   const rows = schemaKeys().map(
-    (k) => `| \`${k.env}\` | \`${k.key}\` | \`${formatDefault(k.default)}\` | ${k.doc.replace(/\|/g, '\\|')} |`,
+    (k) =>
+      `| ${k.env ? `\`${k.env}\`` : '(file only)'} | \`${k.key}\` | \`${formatDefault(k.default)}\` | ${k.doc.replace(/\|/g, '\\|')} |`,
   );
   return ['| env variable | file key | default | meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
 }

@@ -1,45 +1,91 @@
-// Builds a Config from the environment and an optional config file through
-// the convict schema, and turns convict's error text into problems that name
-// the key, its environment variable and the value received.
+// Builds a Config from the environment and an optional configuration text
+// (the file, or the ConfigMap's key) through the convict schema, and turns
+// convict's error text into problems that name the key (for an input: its
+// index and name), its environment variable and the value received.
+//
+// Precedence: defaults < configuration text < environment. A key set in
+// both is reported as an override at every load, naming both: an operator
+// who edits that key in the ConfigMap would otherwise see nothing happen.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, errorMessage, type ConfigProblem } from '../errors.ts';
 import type { Config, InputConfig } from './config.ts';
-import { createConvict, schemaKeys } from './schema.ts';
+import { createConvict, INPUT_PROBLEM_SEPARATOR, INPUT_PROBLEMS_END, INPUT_PROBLEMS_MARK, normalizeInput, schemaKeys } from './schema.ts';
+
+/** Configuration text and where it came from (a file path, or configmap/<ns>/<name>). */
+export interface ConfigText {
+  readonly text: string;
+  readonly origin: string;
+}
 
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
-  /** A YAML or JSON file with the schema's keys (nested); environment variables override it. */
+  /** A YAML or JSON file (or a directory holding config.yaml or config.json); environment variables override it. */
   file?: string | undefined;
+  /** The configuration text itself (a reload): takes the place of `file`. */
+  source?: ConfigText | undefined;
+}
+
+export interface LoadResult {
+  readonly config: Config;
+  /** Keys set in the configuration text and overridden by an environment variable. */
+  readonly overrides: ReadonlyArray<{ readonly key: string; readonly env: string }>;
+  readonly origin: string | undefined;
 }
 
 /** key (dotted) -> env variable, from the schema. */
 function envNames(): Map<string, string> {
-  return new Map(schemaKeys().map((k) => [k.key, k.env]));
+  return new Map(schemaKeys().flatMap((k) => (k.env ? [[k.key, k.env] as [string, string]] : [])));
 }
 
 function problemsFromConvict(message: string, envs: Map<string, string>): ConfigProblem[] {
-  return message
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => {
-      const undeclared = /^configuration param '([^']+)' not declared in the schema/.exec(line);
-      if (undeclared?.[1]) return { key: undeclared[1], env: undefined, message: 'unknown key' };
-      const match = /^([A-Za-z0-9_.]+): (.*)$/.exec(line);
-      if (!match?.[1] || match[2] === undefined) return { key: '(config)', env: undefined, message: line };
-      const key = match[1];
-      return { key, env: envs.get(key), message: match[2] };
-    });
+  const problems: ConfigProblem[] = [];
+  for (const line of message.split('\n')) {
+    if (line.trim() === '') continue;
+    const undeclared = /^configuration param '([^']+)' not declared in the schema/.exec(line);
+    if (undeclared?.[1]) {
+      problems.push({ key: undeclared[1], env: undefined, message: 'unknown key' });
+      continue;
+    }
+    const match = /^([A-Za-z0-9_.]+): (.*)$/.exec(line);
+    if (!match?.[1] || match[2] === undefined) {
+      problems.push({ key: '(config)', env: undefined, message: line });
+      continue;
+    }
+    const [, key, rest] = match;
+    const mark = rest.indexOf(INPUT_PROBLEMS_MARK);
+    if (key === 'inputs' && mark >= 0) {
+      // One problem per input key, already naming the input: "inputs[1] (web).topic: ...".
+      // convict appends the whole list as ": value was [...]" after our end mark: the parts name their own values.
+      const body = rest.slice(mark + INPUT_PROBLEMS_MARK.length);
+      const end = body.indexOf(INPUT_PROBLEMS_END);
+      const list = end >= 0 ? body.slice(0, end) : body;
+      for (const part of list.split(INPUT_PROBLEM_SEPARATOR)) {
+        const sep = part.indexOf(': ');
+        problems.push({ key: part.slice(0, sep), env: undefined, message: part.slice(sep + 2) });
+      }
+      continue;
+    }
+    problems.push({ key, env: envs.get(key), message: rest });
+  }
+  return problems;
 }
 
+/** Loads and validates; throws a ConfigError listing every problem. */
 export function loadConfig(options: LoadOptions = {}): Config {
+  return loadConfigDetailed(options).config;
+}
+
+export function loadConfigDetailed(options: LoadOptions = {}): LoadResult {
   const env = options.env ?? process.env;
   const envs = envNames();
   const envProblems: ConfigProblem[] = [];
   const fromEnvironment = fromEnv(env, envs, envProblems);
   if (envProblems.length > 0) throw new ConfigError(envProblems);
-  const fromFile = options.file === undefined ? undefined : readConfigFile(options.file);
+  const source = options.source ?? (options.file === undefined ? undefined : readConfigSource(options.file));
+  const fromFile = source === undefined ? undefined : parseConfigText(source);
   let conf;
   try {
     conf = createConvict();
@@ -52,7 +98,55 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const raw = conf.getProperties() as RawConfig;
   const problems = crossCheck(raw, envs);
   if (problems.length > 0) throw new ConfigError(problems);
-  return freeze(toConfig(raw));
+  const overrides = fromFile === undefined ? [] : findOverrides(fromFile, fromEnvironment, envs);
+  return { config: freeze(toConfig(raw)), overrides, origin: source?.origin };
+}
+
+/**
+ * Reads the configuration from a file, or from a directory as a mounted
+ * ConfigMap is: its config.yaml, else its config.json.
+ */
+export function readConfigSource(path: string): ConfigText {
+  let file = path;
+  try {
+    if (statSync(path).isDirectory()) {
+      const candidates = ['config.yaml', 'config.json'].map((name) => join(path, name));
+      const found = candidates.find((c) => {
+        try {
+          return statSync(c).isFile();
+        } catch {
+          return false;
+        }
+      });
+      if (!found) {
+        throw new ConfigError([
+          { key: '(config file)', env: 'LOGAGENT_CONFIG', message: `directory ${path} holds neither config.yaml nor config.json` },
+        ]);
+      }
+      file = found;
+    }
+    return { text: readFileSync(file, 'utf8'), origin: file };
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError([{ key: '(config file)', env: 'LOGAGENT_CONFIG', message: `cannot read ${file}: ${errorMessage(err)}` }]);
+  }
+}
+
+/** Parses YAML (a superset of JSON): a mapping of configuration keys, or nothing. */
+export function parseConfigText(source: ConfigText): Record<string, unknown> {
+  let data: unknown;
+  try {
+    data = parseYaml(source.text);
+  } catch (err) {
+    throw new ConfigError([{ key: '(config file)', env: undefined, message: `${source.origin} is not valid YAML: ${errorMessage(err)}` }]);
+  }
+  if (data === null || data === undefined) return {};
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    throw new ConfigError([
+      { key: '(config file)', env: undefined, message: `${source.origin} must hold a mapping of configuration keys` },
+    ]);
+  }
+  return data as Record<string, unknown>;
 }
 
 /**
@@ -76,6 +170,28 @@ function fromEnv(env: NodeJS.ProcessEnv, envs: Map<string, string>, problems: Co
     else problems.push({ key, env: name, message: `${coerced.expected}: value was ${JSON.stringify(value)}` });
   }
   return out;
+}
+
+/** Keys present in both the file and the environment (env wins). */
+function findOverrides(
+  file: Record<string, unknown>,
+  environment: Record<string, unknown>,
+  envs: Map<string, string>,
+): Array<{ key: string; env: string }> {
+  const out: Array<{ key: string; env: string }> = [];
+  for (const [key, name] of envs) {
+    if (hasPath(file, key) && hasPath(environment, key)) out.push({ key, env: name });
+  }
+  return out;
+}
+
+function hasPath(tree: Record<string, unknown>, key: string): boolean {
+  let node: unknown = tree;
+  for (const part of key.split('.')) {
+    if (typeof node !== 'object' || node === null || !(part in node)) return false;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return true;
 }
 
 type Coerced = { ok: true; value: unknown } | { ok: false; expected: string };
@@ -115,12 +231,21 @@ function lookupDefault(key: string): unknown {
   return defaults.get(key);
 }
 
+interface RawInput {
+  name: string;
+  paths: string[];
+  exclude: string[];
+  topic: string;
+  startAt: InputConfig['startAt'];
+}
+
 interface RawConfig {
   kafka: Config['kafka'];
   topic: string;
   paths: string[];
   exclude: string[];
   startAt: InputConfig['startAt'];
+  inputs: RawInput[];
   reader: Config['reader'];
   discovery: Config['discovery'];
   rotated: Config['rotated'];
@@ -129,15 +254,33 @@ interface RawConfig {
   shutdown: Config['shutdown'];
   http: Config['http'];
   logLevel: Config['logLevel'];
+  kubernetes: Config['kubernetes'];
+  config: Config['config'];
 }
+
+/** Name of the top-level input (LOGAGENT_PATHS + LOGAGENT_TOPIC). */
+export const DEFAULT_INPUT = 'default';
 
 function crossCheck(raw: RawConfig, envs: Map<string, string>): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const problem = (key: string, message: string): void => {
     problems.push({ key, env: envs.get(key), message });
   };
-  if (raw.topic === '') problem('topic', 'is required: the Kafka topic lines are produced to');
-  if (raw.paths.length === 0) problem('paths', 'is required: at least one file path or glob to tail');
+  const hasTopLevel = raw.paths.length > 0 || raw.topic !== '';
+  if (hasTopLevel || raw.inputs.length === 0) {
+    if (raw.topic === '') problem('topic', 'is required: the Kafka topic lines are produced to (or list `inputs` in the config file)');
+    if (raw.paths.length === 0)
+      problem('paths', 'is required: at least one file path or glob to tail (or list `inputs` in the config file)');
+  }
+  raw.inputs.forEach((input, index) => {
+    if (hasTopLevel && input.name === DEFAULT_INPUT) {
+      problems.push({
+        key: `inputs[${index}] (${input.name}).name`,
+        env: undefined,
+        message: `"${DEFAULT_INPUT}" is the top-level input's name (topic/paths, LOGAGENT_TOPIC/LOGAGENT_PATHS); choose another`,
+      });
+    }
+  });
   if (raw.reader.maxLineBytes > raw.inflightMaxBytes) {
     problem('reader.maxLineBytes', `(${raw.reader.maxLineBytes}) must not exceed inflightMaxBytes (${raw.inflightMaxBytes})`);
   }
@@ -151,9 +294,17 @@ function crossCheck(raw: RawConfig, envs: Map<string, string>): ConfigProblem[] 
 }
 
 function toConfig(raw: RawConfig): Config {
+  const inputs: InputConfig[] = [];
+  if (raw.paths.length > 0) {
+    inputs.push({ name: DEFAULT_INPUT, topic: raw.topic, paths: raw.paths, exclude: raw.exclude, startAt: raw.startAt });
+  }
+  for (const element of raw.inputs) {
+    const i = normalizeInput(element) as unknown as RawInput;
+    inputs.push({ name: i.name, topic: i.topic, paths: i.paths, exclude: i.exclude, startAt: i.startAt });
+  }
   return {
     kafka: { ...raw.kafka, brokers: raw.kafka.brokers.map((b) => b.trim()) },
-    inputs: [{ name: 'default', topic: raw.topic, paths: raw.paths, exclude: raw.exclude, startAt: raw.startAt }],
+    inputs,
     reader: raw.reader,
     discovery: raw.discovery,
     rotated: raw.rotated,
@@ -162,6 +313,8 @@ function toConfig(raw: RawConfig): Config {
     shutdown: raw.shutdown,
     http: raw.http,
     logLevel: raw.logLevel,
+    kubernetes: raw.kubernetes,
+    config: raw.config,
   };
 }
 
@@ -171,24 +324,4 @@ function freeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
-}
-
-function readConfigFile(file: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError([{ key: '(config file)', env: undefined, message: `cannot read ${file}: ${errorMessage(err)}` }]);
-  }
-  let data: unknown;
-  try {
-    data = parseYaml(text);
-  } catch (err) {
-    throw new ConfigError([{ key: '(config file)', env: undefined, message: `${file} is not valid YAML: ${errorMessage(err)}` }]);
-  }
-  if (data === null || data === undefined) return {};
-  if (typeof data !== 'object' || Array.isArray(data)) {
-    throw new ConfigError([{ key: '(config file)', env: undefined, message: `${file} must hold a mapping of configuration keys` }]);
-  }
-  return data as Record<string, unknown>;
 }

@@ -37,6 +37,104 @@ function isStringList(value: unknown): void {
   for (const entry of value) if (typeof entry !== 'string') throw new Error('must be a list of strings');
 }
 
+function topicName() {
+  return (value: unknown): void => {
+    // Empty is the default; where a topic is required, that is reported as missing.
+    if (typeof value !== 'string' || (value !== '' && !/^[A-Za-z0-9._-]{1,249}$/.test(value))) {
+      throw new Error('must be a Kafka topic name: 1-249 characters of A-Z a-z 0-9 . _ -');
+    }
+  };
+}
+
+/** One element of `inputs`: validated by its own convict schema, so errors name the input and the key. */
+export const inputSchema = {
+  name: {
+    doc: 'Unique, stable name: identifies the input across reloads (its files keep their place when anything else about it changes).',
+    format: (value: unknown): void => {
+      // Empty: missing, reported as required by isInputList.
+      if (typeof value !== 'string' || (value !== '' && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(value))) {
+        throw new Error('must be 1-63 characters of A-Z a-z 0-9 . _ - (starting with a letter or digit)');
+      }
+    },
+    default: '',
+  },
+  paths: {
+    doc: 'Files to tail: a list of paths or globs (*, **, ?, [..], {a,b}), or one comma-separated string.',
+    format: 'path-list',
+    default: [] as string[],
+  },
+  exclude: {
+    doc: 'Globs of files this input never tails.',
+    format: 'glob-list',
+    default: [] as string[],
+  },
+  topic: {
+    doc: "Kafka topic of this input's lines.",
+    format: topicName(),
+    default: '',
+  },
+  startAt: {
+    doc: 'beginning or end: where to start in a file that has no checkpoint and exists when the input starts.',
+    format: START_AT as unknown as string[],
+    default: 'end',
+  },
+};
+
+/** Validates every element of `inputs` with inputSchema; one line per problem, naming the input by index and name. */
+function isInputList(value: unknown): void {
+  if (!Array.isArray(value)) throw new Error('must be a list of inputs');
+  const problems: string[] = [];
+  const seen = new Map<string, number>();
+  value.forEach((element: unknown, index) => {
+    const name =
+      typeof element === 'object' && element !== null && typeof (element as { name?: unknown }).name === 'string'
+        ? (element as { name: string }).name
+        : undefined;
+    const where = `inputs[${index}]${name === undefined ? '' : ` (${name})`}`;
+    if (name !== undefined) {
+      const first = seen.get(name);
+      if (first !== undefined) problems.push(`${where}.name: duplicate input name (also inputs[${first}])`);
+      else seen.set(name, index);
+    }
+    if (typeof element !== 'object' || element === null || Array.isArray(element)) {
+      problems.push(`${where}: must be a mapping with name, paths, topic (and optionally exclude, startAt)`);
+      return;
+    }
+    try {
+      const child = convict(inputSchema as convict.Schema<any>, { env: {}, args: [] });
+      child.load(element);
+      child.validate({ allowed: 'strict' });
+    } catch (err) {
+      for (const line of String((err as Error).message).split('\n')) {
+        if (line.trim() === '') continue;
+        const undeclared = /^configuration param '([^']+)' not declared in the schema/.exec(line);
+        problems.push(undeclared ? `${where}.${undeclared[1]}: unknown key` : `${where}.${line}`);
+      }
+    }
+    for (const key of ['name', 'topic'] as const) {
+      const v = (element as Record<string, unknown>)[key];
+      if (v === undefined || v === '') problems.push(`${where}.${key}: is required`);
+    }
+    if (!Array.isArray((element as { paths?: unknown }).paths) && typeof (element as { paths?: unknown }).paths !== 'string') {
+      problems.push(`${where}.paths: is required: at least one file path or glob`);
+    }
+  });
+  if (problems.length > 0) throw new Error(`${INPUT_PROBLEMS_MARK}${problems.join(INPUT_PROBLEM_SEPARATOR)}${INPUT_PROBLEMS_END}`);
+}
+
+/** An input as the agent uses it: defaults filled in, comma-separated strings split (the element was validated by isInputList). */
+export function normalizeInput(element: unknown): Record<string, unknown> {
+  const child = convict(inputSchema as convict.Schema<any>, { env: {}, args: [] });
+  child.load(element);
+  return child.getProperties() as Record<string, unknown>;
+}
+
+/** isInputList's message carries one problem per input key; loadConfig splits them back apart. */
+export const INPUT_PROBLEMS_MARK = 'input problems: ';
+export const INPUT_PROBLEM_SEPARATOR = ' ;; ';
+export const INPUT_PROBLEMS_END = ' ;; (end of input problems)';
+
+convict.addFormat({ name: 'input-list', validate: isInputList });
 convict.addFormat({ name: 'broker-list', validate: isBrokerList, coerce: splitList });
 convict.addFormat({ name: 'path-list', validate: isNonEmptyStringList, coerce: splitList });
 convict.addFormat({ name: 'glob-list', validate: isStringList, coerce: splitList });
@@ -151,33 +249,34 @@ export const schema = {
     },
   },
   topic: {
-    doc: 'Required. Kafka topic every line is produced to.',
-    format: (value: unknown) => {
-      // Empty is the default; loadConfig reports it as missing.
-      if (typeof value !== 'string' || (value !== '' && !/^[A-Za-z0-9._-]{1,249}$/.test(value))) {
-        throw new Error('must be 1-249 characters of A-Z a-z 0-9 . _ -');
-      }
-    },
+    doc: 'Topic of the top-level input, named `default` (the form `docker run` uses: LOGAGENT_PATHS + LOGAGENT_TOPIC). Required with `paths`, unless the config file lists `inputs`.',
+    format: topicName(),
     default: '',
     env: 'LOGAGENT_TOPIC',
   },
   paths: {
-    doc: 'Required. Files to tail: comma-separated paths or globs (*, **, ?, [..], {a,b}). Symlinks are followed.',
+    doc: 'Files of the top-level input `default`: comma-separated paths or globs (*, **, ?, [..], {a,b}). Symlinks are followed.',
     format: 'path-list',
     default: [] as string[],
     env: 'LOGAGENT_PATHS',
   },
   exclude: {
-    doc: 'Globs of files never to tail, even when LOGAGENT_PATHS matches them.',
+    doc: 'Globs of files the top-level input never tails, even when LOGAGENT_PATHS matches them.',
     format: 'glob-list',
     default: [] as string[],
     env: 'LOGAGENT_EXCLUDE',
   },
   startAt: {
-    doc: 'Where to start in a file that has no checkpoint and exists when the agent starts. Files that appear later are always read from their beginning.',
+    doc: 'Top-level input: where to start in a file that has no checkpoint and exists when the input starts. Files that appear later are always read from their beginning.',
     format: START_AT as unknown as string[],
     default: 'end',
     env: 'LOGAGENT_START_AT',
+  },
+  inputs: {
+    doc: 'Config file only: a list of inputs, each with its own files and topic (see `inputs[].*`). A file matched by several inputs belongs to the first (the top-level input comes first).',
+    format: 'input-list',
+    default: [] as unknown[],
+    children: inputSchema,
   },
   reader: {
     maxLineBytes: {
@@ -299,6 +398,34 @@ export const schema = {
     default: 'info',
     env: 'LOGAGENT_LOG_LEVEL',
   },
+  kubernetes: {
+    configMap: {
+      doc: "Name of a ConfigMap to watch through the Kubernetes API (needs get, list, watch on it): changes apply within a second or two instead of at the kubelet's next volume sync. Empty: no API watch.",
+      format: String,
+      default: '',
+      env: 'LOGAGENT_KUBERNETES_CONFIGMAP',
+    },
+    namespace: {
+      doc: "Namespace of that ConfigMap; empty: POD_NAMESPACE, else the service account's namespace file.",
+      format: String,
+      default: '',
+      env: 'LOGAGENT_KUBERNETES_NAMESPACE',
+    },
+    configKey: {
+      doc: 'Key of the ConfigMap whose value is the configuration (YAML or JSON).',
+      format: String,
+      default: 'config.yaml',
+      env: 'LOGAGENT_KUBERNETES_CONFIG_KEY',
+    },
+  },
+  config: {
+    checkIntervalMs: {
+      doc: 'How often the configuration source is read again and compared by content hash, whatever filesystem events or the API watch said (the safety net for a missed update).',
+      format: positiveInt('checkIntervalMs'),
+      default: 30_000,
+      env: 'LOGAGENT_CONFIG_CHECK_INTERVAL_MS',
+    },
+  },
 };
 
 export type ConfigSchema = typeof schema;
@@ -320,7 +447,7 @@ export interface SchemaKey {
   readonly doc: string;
 }
 
-/** Every leaf of the schema, in declaration order. */
+/** Every leaf of the schema, in declaration order; the keys of each `inputs` element as `inputs[].key`. */
 export function schemaKeys(): SchemaKey[] {
   const out: SchemaKey[] = [];
   const walk = (node: Record<string, unknown>, prefix: string): void => {
@@ -328,8 +455,9 @@ export function schemaKeys(): SchemaKey[] {
       if (typeof value !== 'object' || value === null) continue;
       const key = prefix ? `${prefix}.${name}` : name;
       if ('doc' in value && 'default' in value) {
-        const v = value as { doc: string; default: unknown; env?: string };
+        const v = value as { doc: string; default: unknown; env?: string; children?: Record<string, unknown> };
         out.push({ key, env: v.env ?? '', default: v.default, doc: v.doc });
+        if (v.children) walk(v.children, `${key}[]`);
       } else {
         walk(value as Record<string, unknown>, key);
       }

@@ -124,6 +124,8 @@ export class FileReader {
   /** Budget bytes charged for the unfinished last line. */
   private heldCharge = 0;
   private lastPollAtMs = 0;
+  private checkpointing: Promise<ReaderCheckpoint | undefined> | undefined;
+  private closing: Promise<void> | undefined;
   private lastMtimeNs = -1n;
   /** The last bytes read, just before readOffset: recognises a file rewritten under us. */
   private tailBefore: Buffer = EMPTY;
@@ -367,7 +369,17 @@ export class FileReader {
    * The checkpoint to record now, or undefined when nothing changed since
    * the last one. The offset is the acknowledged one, never the read one.
    */
-  async checkpoint(): Promise<ReaderCheckpoint | undefined> {
+  checkpoint(): Promise<ReaderCheckpoint | undefined> {
+    // One at a time, and close() waits for it: the descriptor must not be
+    // closed under a checkpoint that is reading its signature.
+    this.checkpointing = (this.checkpointing ?? Promise.resolve(undefined)).then(
+      () => this.takeCheckpoint(),
+      () => this.takeCheckpoint(),
+    );
+    return this.checkpointing;
+  }
+
+  private async takeCheckpoint(): Promise<ReaderCheckpoint | undefined> {
     if (this.closed) return undefined;
     const offset = this.committedOffset;
     const now = this.now();
@@ -391,9 +403,13 @@ export class FileReader {
     return { path: this.path, offset, head: this.head, tail: tail.toString('base64'), seenAt: now };
   }
 
-  /** Closes the descriptor; idempotent. */
-  async close(reason: CloseReason): Promise<void> {
-    if (this.closed) return;
+  /** Closes the descriptor; idempotent (a second call waits for the first). */
+  close(reason: CloseReason): Promise<void> {
+    this.closing ??= this.closeNow(reason);
+    return this.closing;
+  }
+
+  private async closeNow(reason: CloseReason): Promise<void> {
     let final: ReaderCheckpoint | undefined;
     if (reason !== 'abandoned' && reason !== 'error') {
       this.syncedOffset = -1; // force a fresh one: the registry records it with the close
@@ -401,6 +417,8 @@ export class FileReader {
         this.logger.warn({ err }, 'cannot record final checkpoint of file');
         return undefined;
       });
+    } else {
+      await this.checkpointing?.catch(() => undefined);
     }
     this.closed = true;
     this.stopping = true;

@@ -31,7 +31,7 @@ export class Input {
   private order: number;
   private matcher: PathMatcher;
   private readonly registry: FileRegistry;
-  private readonly scanIntervalMs: number;
+  private scanIntervalMs: number;
   private readonly logger: pino.Logger;
   private readonly now: () => number;
   private readonly autoScan: boolean;
@@ -86,6 +86,13 @@ export class Input {
     this.config = config;
     this.order = order;
     this.matcher = new PathMatcher(config.paths, config.exclude);
+  }
+
+  /** A reload changed discovery.scanIntervalMs: the next scan is scheduled with it. */
+  setScanInterval(ms: number): void {
+    if (ms === this.scanIntervalMs) return;
+    this.scanIntervalMs = ms;
+    this.scheduleNext();
   }
 
   /** Scan soon (a filesystem event, a rotation, a reload). Coalesces with a scan in progress. */

@@ -221,11 +221,27 @@ export class FileRegistry {
   }
 
   /**
-   * After an input's scan: dormant files of that input whose path no longer
-   * matched were renamed or deleted while closed; look for them in their
-   * directory once (a writer may have appended before rotating).
+   * After an input's scan:
+   * - an open file of that input that is still at its path but no longer
+   *   matched (its globs changed in a reload) finishes: read to its last
+   *   complete line, acknowledged, closed, checkpoint kept, unless another
+   *   input claims it at its next scan;
+   * - dormant files of that input whose path no longer matched were renamed
+   *   or deleted while closed: looked for in their directory once (a writer
+   *   may have appended before rotating).
    */
   async afterScan(claim: InputClaim, matched: ReadonlySet<string>): Promise<void> {
+    for (const reader of [...this.readers.values()]) {
+      if (reader.isDetached || reader.isFinishing || reader.isClosed || matched.has(reader.path)) continue;
+      if (this.owners.get(reader.identity) !== claim.name) continue;
+      // Gone from the path is a rotation, which the reader handles; only a
+      // file still there and no longer matched is finished.
+      const seen = await statRegular(reader.path).catch(() => undefined);
+      if (seen?.kind !== 'file' || seen.facts.identity !== reader.identity) continue;
+      this.logger.info({ file: reader.path, input: claim.name }, 'file no longer matched by its input; finishing it (checkpoint kept)');
+      this.owners.delete(reader.identity);
+      reader.finish();
+    }
     for (const [identity, file] of [...this.dormant]) {
       if (file.input !== claim.name || matched.has(file.path)) continue;
       if (this.atPath.get(file.path) === identity) this.atPath.delete(file.path);

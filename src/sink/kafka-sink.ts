@@ -35,7 +35,7 @@ import { compressionType, registerCodecs } from './codecs.ts';
 import kafkajs from './kafkajs.ts';
 import type { LineBatch } from './line-batch.ts';
 import { createPartitioner } from './partitioner.ts';
-import type { Sink } from './sink.ts';
+import type { ManagedSink } from './sink.ts';
 
 export const TRUNCATED_HEADER = 'logagent.truncated';
 
@@ -68,7 +68,7 @@ interface Part {
   readonly to: number;
 }
 
-export class KafkaSink implements Sink {
+export class KafkaSink implements ManagedSink {
   private readonly config: KafkaConfig;
   private readonly logger: pino.Logger;
   private readonly metrics: Metrics;
@@ -91,6 +91,9 @@ export class KafkaSink implements Sink {
   private readonly stop = new AbortController();
   private loopDone: Promise<void> | undefined;
   private closed = false;
+  private handedOver = false;
+  /** Parts of the request in flight (handOver() gives their batches back). */
+  private inflightParts: Part[] = [];
   private lastErrorLogAt = 0;
   private failing = false;
   private lastError: { message: string; at: number } | undefined;
@@ -163,6 +166,44 @@ export class KafkaSink implements Sink {
         signal?.addEventListener('abort', onAbort, { once: true });
       });
     }
+  }
+
+  handOver(): LineBatch[] {
+    this.handedOver = true;
+    this.stop.abort(new Error('sink handed over'));
+    this.wake?.();
+    const batches: LineBatch[] = [];
+    const seen = new Set<LineBatch>();
+    const take = (batch: LineBatch | undefined): void => {
+      if (!batch || seen.has(batch) || batch.ackedLines === batch.count) return;
+      seen.add(batch);
+      batch.ackedLines = 0;
+      batches.push(batch);
+    };
+    for (const part of this.inflightParts) take(part.batch);
+    for (let i = this.queueHead; i < this.queue.length; i++) take(this.queue[i]);
+    this.queue = [];
+    this.queueHead = 0;
+    this.headLine = 0;
+    this.queuedLines = 0;
+    this.queuedBytes = 0;
+    this.inflightParts = [];
+    this.inflightLines = 0;
+    return batches;
+  }
+
+  resume(batches: LineBatch[]): void {
+    // Before start(), nothing of the queue was taken into a request yet.
+    if (this.loopDone) throw new Error('resume() must come before start()');
+    if (batches.length === 0) return;
+    this.queue = [...batches, ...this.queue.slice(this.queueHead)];
+    this.queueHead = 0;
+    this.headLine = 0;
+    for (const b of batches) {
+      this.queuedLines += b.count;
+      this.queuedBytes += b.chargedBytes;
+    }
+    this.wake?.();
   }
 
   /**
@@ -254,12 +295,16 @@ export class KafkaSink implements Sink {
       const parts = this.takeRequest();
       const lines = parts.reduce((n, p) => n + p.to - p.from, 0);
       this.inflightLines = lines;
+      this.inflightParts = parts;
       try {
         await this.deliver(parts, signal);
       } catch (err) {
         if (!signal.aborted) throw err;
       } finally {
-        this.inflightLines = 0;
+        if (!this.handedOver) {
+          this.inflightLines = 0;
+          this.inflightParts = [];
+        }
       }
     }
   }
@@ -356,6 +401,8 @@ export class KafkaSink implements Sink {
   }
 
   private acknowledge(parts: Part[], records: number): void {
+    // Handed over: the batches belong to the next sink now, which resends them.
+    if (this.handedOver) return;
     const now = Date.now();
     this.lastAckAt = now;
     for (const { batch, from, to } of parts) {

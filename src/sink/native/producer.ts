@@ -389,7 +389,7 @@ export class Producer {
     const code = r.errorCode;
     if (code === 0 || (code === DUPLICATE_SEQUENCE_NUMBER && this.o.idempotent)) return { kind: 'acked' };
     const err = new KafkaProtocolError(code, `produce to ${p.topic}/${p.partition}`, r.errorMessage);
-    if (isTooLarge(code)) return { kind: 'too-large' };
+    if (isTooLarge(code)) return { kind: 'retry', backoff: true };
     fail(err);
     if (this.o.idempotent) {
       if (code === OUT_OF_ORDER_SEQUENCE_NUMBER) return { kind: 'out-of-order' };

@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadConfig } from '../../../src/config/load.ts';
+import { loadConfig, loadConfigDetailed } from '../../../src/config/load.ts';
 import { ConfigError } from '../../../src/errors.ts';
 
 const minimal = { LOGAGENT_TOPIC: 'web_log', LOGAGENT_PATHS: '/logs/*.log' };
@@ -90,4 +90,67 @@ test('process.env is not read behind the caller', () => {
   } finally {
     delete process.env.KAFKA_ACKS;
   }
+});
+
+test('a config file lists several inputs; brokers may be a YAML list or a comma-separated string; defaults fill each input', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'logagent-config-'));
+  const file = join(dir, 'logagent.yaml');
+  writeFileSync(
+    file,
+    'kafka:\n  brokers: "k1:9092, k2:9092"\ninputs:\n  - name: web\n    paths: [/logs/web-*.log]\n    topic: web_log\n  - name: api\n    paths: /logs/api.log\n    exclude: [/logs/api.debug.log]\n    topic: api_log\n    startAt: beginning\n',
+  );
+  const c = loadConfig({ env: {}, file });
+  assert.deepEqual(c.kafka.brokers, ['k1:9092', 'k2:9092']);
+  assert.deepEqual(c.inputs, [
+    { name: 'web', topic: 'web_log', paths: ['/logs/web-*.log'], exclude: [], startAt: 'end' },
+    { name: 'api', topic: 'api_log', paths: ['/logs/api.log'], exclude: ['/logs/api.debug.log'], startAt: 'beginning' },
+  ]);
+});
+
+test('the top-level input (LOGAGENT_PATHS + LOGAGENT_TOPIC) is named default and comes first', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'logagent-config-'));
+  const file = join(dir, 'c.yaml');
+  writeFileSync(file, 'inputs:\n  - name: web\n    paths: [/w.log]\n    topic: w\n');
+  const c = loadConfig({ env: minimal, file });
+  assert.deepEqual(
+    c.inputs.map((i) => i.name),
+    ['default', 'web'],
+  );
+});
+
+test('every problem of every input is reported at once, naming the input by index and name, the key and the rule', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'logagent-config-'));
+  const file = join(dir, 'c.yaml');
+  writeFileSync(
+    file,
+    'inputs:\n  - name: web\n    paths: [/w.log]\n    topic: "bad topic"\n    colour: red\n  - name: web\n    topic: t\n  - 5\n',
+  );
+  const msg = problemsOf(() => loadConfig({ env: {}, file }));
+  assert.match(msg, /inputs\[0\] \(web\)\.topic: must be a Kafka topic name.*"bad topic"/);
+  assert.match(msg, /inputs\[0\] \(web\)\.colour: unknown key/);
+  assert.match(msg, /inputs\[1\] \(web\)\.name: duplicate input name \(also inputs\[0\]\)/);
+  assert.match(msg, /inputs\[1\] \(web\)\.paths: is required/);
+  assert.match(msg, /inputs\[2\]: must be a mapping/);
+});
+
+test('a directory (a mounted ConfigMap) is read through its config.yaml, else config.json', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'logagent-config-'));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ inputs: [{ name: 'j', paths: ['/j.log'], topic: 'j' }] }));
+  assert.equal(loadConfig({ env: {}, file: dir }).inputs[0]?.name, 'j');
+  writeFileSync(join(dir, 'config.yaml'), 'inputs:\n  - name: y\n    paths: [/y.log]\n    topic: y\n');
+  assert.equal(loadConfig({ env: {}, file: dir }).inputs[0]?.name, 'y');
+  const empty = mkdtempSync(join(tmpdir(), 'logagent-config-'));
+  assert.match(
+    problemsOf(() => loadConfig({ env: {}, file: empty })),
+    /neither config\.yaml nor config\.json/,
+  );
+});
+
+test('a key set in the file and in the environment is reported as overridden, naming both', () => {
+  const r = loadConfigDetailed({
+    env: { KAFKA_ACKS: 'all' },
+    source: { text: 'topic: t\npaths: [/a]\nkafka:\n  acks: "1"\n', origin: 'x.yaml' },
+  });
+  assert.equal(r.config.kafka.acks, 'all');
+  assert.deepEqual(r.overrides, [{ key: 'kafka.acks', env: 'KAFKA_ACKS' }]);
 });
