@@ -14,6 +14,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { before, test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
+import { ConfigMapDir } from './configmap-dir.ts';
 import {
   appendNumbered,
   asText,
@@ -354,3 +355,35 @@ test('runs with a read-only root, no capabilities and no-new-privileges, as uid 
   const stateFile = statSync(join(state, 'checkpoints.json'));
   assert.deepEqual([stateFile.uid, stateFile.gid], [AGENT_ID, AGENT_ID], 'the checkpoint is written as the agent uid');
 });
+
+test(
+  'a configuration directory mounted into the container hot-reloads: a ConfigMap-style swap adds an input, read-only root and all',
+  { skip },
+  async (t) => {
+    const logs = logDir(t);
+    const state = agentDir(t, 'state');
+    const cm = new ConfigMapDir(join(tmpDir(t, 'logagent-img-cm-'), 'config'));
+    const [first, second] = [uniqueTopic('img-cfg-a'), uniqueTopic('img-cfg-b')];
+    appendNumbered(join(logs, 'a.log'), 0, 20);
+    appendNumbered(join(logs, 'b.log'), 0, 30);
+    const inputs = (withB: boolean): string =>
+      `inputs:\n  - name: a\n    paths: [/logs/a.log]\n    topic: ${first}\n    startAt: beginning\n` +
+      (withB ? `  - name: b\n    paths: [/logs/b.log]\n    topic: ${second}\n    startAt: beginning\n` : '');
+    cm.update({ 'config.yaml': inputs(false) });
+    chmodSync(cm.dir, 0o755);
+    const agent = await runAgent(
+      t,
+      { LOGAGENT_CONFIG: '/etc/logagent' },
+      {
+        mounts: [`${logs}:/logs:ro`, `${state}:/var/lib/logagent`, `${cm.dir}:/etc/logagent:ro`],
+        flags: ['--read-only', '--user', `${AGENT_ID}:${AGENT_ID}`, '--cap-drop', 'ALL'],
+      },
+    );
+    await agent.waitForLog('logagent started');
+    exactlyOnce(await consumeAll(first, { expected: 20 }), 0, 20);
+    cm.update({ 'config.yaml': inputs(true) });
+    await agent.waitForLog('configuration applied', 15_000);
+    exactlyOnce(await consumeAll(second, { expected: 30 }), 0, 30);
+    assert.equal((await agent.stop()).exitCode, 0);
+  },
+);
