@@ -46,13 +46,18 @@ export interface TestSink {
   logs: LogLine[];
 }
 
-export function startSink(t: TestContext, config: Partial<KafkaConfig> = {}, overrides: Partial<NativeProducerOptions> = {}): TestSink {
+export function startSink(
+  t: TestContext,
+  config: Partial<KafkaConfig> = {},
+  overrides: Partial<NativeProducerOptions> = {},
+  options: { start?: boolean } = {},
+): TestSink {
   const logs: LogLine[] = [];
   const logger = pino({ level: 'debug' }, { write: (s: string) => void logs.push(JSON.parse(s) as LogLine) });
   const metrics = new Metrics();
   const sink = new NativeKafkaSink({ config: kafkaConfig(config), logger, metrics, overrides });
   t.after(() => sink.close(1_000));
-  sink.start();
+  if (options.start ?? true) sink.start();
   return { sink, metrics, logs };
 }
 

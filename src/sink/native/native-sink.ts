@@ -18,7 +18,7 @@ import { errorMessage } from '../../errors.ts';
 import type { Metrics } from '../../metrics.ts';
 import type { KafkaStatus } from '../kafka-sink.ts';
 import type { LineBatch } from '../line-batch.ts';
-import type { Sink } from '../sink.ts';
+import type { ManagedSink } from '../sink.ts';
 import { BufferPool } from './buffer-pool.ts';
 import { Cluster } from './cluster.ts';
 import { BrokerConnection } from './connection.ts';
@@ -36,7 +36,7 @@ export interface NativeKafkaSinkOptions {
 
 const ERROR_LOG_INTERVAL_MS = 30_000;
 
-export class NativeKafkaSink implements Sink {
+export class NativeKafkaSink implements ManagedSink {
   private readonly logger: pino.Logger;
   private readonly metrics: Metrics;
   readonly options: NativeProducerOptions;
@@ -50,6 +50,11 @@ export class NativeKafkaSink implements Sink {
   private lastError: { message: string; at: number } | undefined;
   private lastAckAt: number | undefined;
   private drainWaiters: Array<() => void> = [];
+  /** Batches sent before start(), held back (ManagedSink). */
+  private held: LineBatch[] = [];
+  /** Batches not fully acknowledged, oldest first: what handOver() gives back. One entry per batch, none per line. */
+  private readonly unacknowledged = new Set<LineBatch>();
+  private handedOver = false;
 
   constructor(o: NativeKafkaSinkOptions) {
     this.logger = o.logger;
@@ -123,17 +128,49 @@ export class NativeKafkaSink implements Sink {
     };
   }
 
-  /** Connects (and gets a producer id) before the first line arrives. Idempotent. */
+  /** Starts sending (batches sent before wait); connects and gets a producer id before the first line arrives. Idempotent. */
   start(): void {
     if (this.started || this.closed) return;
     this.started = true;
     this.producer.warmUp();
+    const held = this.held;
+    this.held = [];
+    for (const b of held) this.producer.add(b);
   }
 
   send(batch: LineBatch): void {
-    if (this.closed) throw new Error('KafkaSink is closed');
+    if (this.closed || this.handedOver) throw new Error('KafkaSink is closed');
     this.pending += batch.count - batch.ackedLines;
-    this.producer.add(batch);
+    this.unacknowledged.add(batch);
+    if (this.started) this.producer.add(batch);
+    else this.held.push(batch);
+  }
+
+  /**
+   * Stops sending and gives back every batch not fully acknowledged, oldest
+   * first, its acknowledged-line count reset; nothing is acknowledged after
+   * this (answers still on their way are ignored), so the taker may resend
+   * them whole. Connections go with close().
+   */
+  handOver(): LineBatch[] {
+    this.handedOver = true;
+    this.producer.abandon();
+    const batches = [...this.unacknowledged];
+    for (const b of batches) b.ackedLines = 0;
+    this.unacknowledged.clear();
+    this.held = [];
+    this.pending = 0;
+    return batches;
+  }
+
+  /** Takes batches handed over by a previous sink, ahead of anything sent since; before start(). */
+  resume(batches: LineBatch[]): void {
+    if (this.started) throw new Error('resume() must come before start()');
+    for (const b of batches) {
+      this.pending += b.count - b.ackedLines;
+      this.unacknowledged.add(b);
+    }
+    this.held = [...batches, ...this.held];
   }
 
   async drain(signal?: AbortSignal): Promise<void> {
@@ -168,11 +205,14 @@ export class NativeKafkaSink implements Sink {
   }
 
   private batchAcked(batch: LineBatch): void {
+    if (this.handedOver) return;
+    this.unacknowledged.delete(batch);
     this.metrics.readToAck.observe((Date.now() - batch.readAt) / 1000);
     batch.owner.onBatchAcked(batch);
   }
 
   private requestDone(r: RequestReport): void {
+    if (this.handedOver) return;
     if (this.closed && r.error) return; // failures of the shutdown itself are not delivery errors
     this.metrics.requestDuration.observe(r.durationMs / 1000);
     if (r.ackedLines > 0) {

@@ -102,6 +102,7 @@ export class Producer {
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt = Infinity;
   private closed = false;
+  private closing: Promise<void> | undefined;
   private idleWaiters: Array<() => void> = [];
 
   constructor(options: NativeProducerOptions, cluster: Cluster, events: ProducerEvents, headers: RecordHeaders) {
@@ -389,7 +390,7 @@ export class Producer {
     const code = r.errorCode;
     if (code === 0 || (code === DUPLICATE_SEQUENCE_NUMBER && this.o.idempotent)) return { kind: 'acked' };
     const err = new KafkaProtocolError(code, `produce to ${p.topic}/${p.partition}`, r.errorMessage);
-    if (isTooLarge(code)) return { kind: 'retry', backoff: true };
+    if (isTooLarge(code)) return { kind: 'too-large' };
     fail(err);
     if (this.o.idempotent) {
       if (code === OUT_OF_ORDER_SEQUENCE_NUMBER) return { kind: 'out-of-order' };
@@ -535,14 +536,30 @@ export class Producer {
 
   // ------------------------------------------------------------ shutdown
 
+  /** Stops sending at once and forgets every line (their batches are handed to another sink); close() still releases connections. */
+  abandon(): void {
+    this.closed = true;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeTimer = undefined;
+    for (const t of this.topics.values()) {
+      t.waiting = [];
+      for (const p of t.partitions) p?.clear();
+    }
+  }
+
   /**
    * Stops sending: no new request leaves, requests in flight may still be
    * answered (their lines are then acknowledged) until `deadline` passes;
    * then every connection is destroyed and the timer cleared.
    */
   async close(timeoutMs: number): Promise<void> {
-    if (this.closed) return;
+    if (this.closing) return this.closing;
     this.closed = true;
+    this.closing = this.shutDown(timeoutMs);
+    return this.closing;
+  }
+
+  private async shutDown(timeoutMs: number): Promise<void> {
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.wakeTimer = undefined;
     if (this.requestsInflight > 0) {
