@@ -15,7 +15,8 @@
 // ProducerEvents.
 
 import type { LineBatch } from '../line-batch.ts';
-import { Cluster } from './cluster.ts';
+import type { Cluster } from './cluster.ts';
+import { Directory, type TopicState } from './directory.ts';
 import type { BrokerConnection } from './connection.ts';
 import {
   DUPLICATE_SEQUENCE_NUMBER,
@@ -26,9 +27,7 @@ import {
   KafkaProtocolError,
   OUT_OF_ORDER_SEQUENCE_NUMBER,
   PRODUCER_FENCED,
-  TopicMissingError,
   UNKNOWN_PRODUCER_ID,
-  UNKNOWN_TOPIC_OR_PARTITION,
 } from './errors.ts';
 import { LinePartitioner } from './partitioning.ts';
 import { PartitionState, estimateLineBytes, type Outcome, type OutcomeEffects, type WireBatch } from './partition-state.ts';
@@ -60,18 +59,6 @@ export interface ProducerEvents {
   topicCreated(topic: string, partitions: number, replicationFactor: number): void;
 }
 
-interface TopicState {
-  readonly name: string;
-  partitions: PartitionState[];
-  topicId: Buffer;
-  fetchedAt: number;
-  /** Batches waiting for the topic's metadata. */
-  waiting: LineBatch[];
-  ensuring: boolean;
-  retryAt: number;
-  failures: number;
-}
-
 interface Entry {
   readonly p: PartitionState;
   readonly wb: WireBatch;
@@ -84,21 +71,12 @@ export class Producer {
   private readonly headers: RecordHeaders;
   private readonly keys = new KeyCache();
   private readonly partitioner: LinePartitioner;
-  private readonly topics = new Map<string, TopicState>();
+  private readonly dir: Directory;
   private readonly nodeInflight = new Map<number, number>();
   private readonly nodeChains = new Map<number, Promise<void>>();
   private readonly nodeRetryAt = new Map<number, number>();
   private nodeFailures = 0;
   private requestsInflight = 0;
-  private producerId = -1;
-  private producerEpoch = -1;
-  private producerIdPending = false;
-  private producerIdRetryAt = 0;
-  private producerIdFailures = 0;
-  private refreshing = false;
-  private refreshWanted = false;
-  private refreshNotBefore = 0;
-  private refreshFailures = 0;
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt = Infinity;
   private closed = false;
@@ -111,6 +89,12 @@ export class Producer {
     this.events = events;
     this.headers = headers;
     this.partitioner = new LinePartitioner(options.partitioner, options.partition, options.random);
+    this.dir = new Directory(options, cluster, {
+      changed: () => this.pump(),
+      place: (topic, batch) => this.place(topic, batch),
+      failure: (err, context) => events.failure(err, context),
+      topicCreated: (topic, partitions, rf) => events.topicCreated(topic, partitions, rf),
+    });
     cluster.onConnectionClosed = () => this.pump();
   }
 
@@ -124,23 +108,10 @@ export class Producer {
   }
 
   add(batch: LineBatch): void {
-    let topic = this.topics.get(batch.topic);
-    if (!topic) {
-      topic = {
-        name: batch.topic,
-        partitions: [],
-        topicId: Buffer.alloc(16),
-        fetchedAt: 0,
-        waiting: [],
-        ensuring: false,
-        retryAt: 0,
-        failures: 0,
-      };
-      this.topics.set(batch.topic, topic);
-    }
+    const topic = this.dir.topic(batch.topic);
     if (topic.partitions.length === 0) {
       topic.waiting.push(batch);
-      this.ensureTopic(topic);
+      this.dir.ensureTopic(topic);
       return;
     }
     this.place(topic, batch);
@@ -149,7 +120,7 @@ export class Producer {
 
   /** Connects and fetches the producer id ahead of the first line (start to first ack). */
   warmUp(): void {
-    if (this.o.idempotent) this.ensureProducerId();
+    if (this.o.idempotent) this.dir.ensureProducerId();
     else this.cluster.any().catch(() => undefined);
   }
 
@@ -178,18 +149,19 @@ export class Producer {
     let wake = Infinity;
     let needRefresh = false;
     if (this.o.idempotent) {
-      let stale = this.producerId < 0;
-      for (const t of this.topics.values()) for (const p of t.partitions) if (p?.needsProducerId(this.producerId)) stale = true;
+      const dir = this.dir;
+      let stale = dir.producerId < 0;
+      for (const t of dir.topics.values()) for (const p of t.partitions) if (p?.needsProducerId(dir.producerId)) stale = true;
       if (stale) {
-        if (now >= this.producerIdRetryAt) this.ensureProducerId();
-        else wake = Math.min(wake, this.producerIdRetryAt);
+        if (now >= dir.producerIdRetryAt) dir.ensureProducerId();
+        else wake = Math.min(wake, dir.producerIdRetryAt);
       }
     }
     const byNode = new Map<number, PartitionState[]>();
-    for (const t of this.topics.values()) {
+    for (const t of this.dir.topics.values()) {
       if (t.partitions.length === 0) {
         if (!t.ensuring && t.waiting.length > 0) {
-          if (now >= t.retryAt) this.ensureTopic(t);
+          if (now >= t.retryAt) this.dir.ensureTopic(t);
           else wake = Math.min(wake, t.retryAt);
         }
         continue;
@@ -224,9 +196,9 @@ export class Producer {
         this.dispatch(node, connection, entries);
       }
     }
-    if (needRefresh) {
-      if (now >= this.refreshNotBefore) this.refresh();
-      else wake = Math.min(wake, this.refreshNotBefore);
+    if (needRefresh || this.dir.refreshWanted) {
+      if (now >= this.dir.refreshNotBefore) this.dir.refresh();
+      else wake = Math.min(wake, this.dir.refreshNotBefore);
     }
     this.arm(wake);
   }
@@ -257,7 +229,7 @@ export class Producer {
     for (let i = 0; i < parts.length && bytes < this.o.batchMaxBytes; i++) {
       const p = parts[i] as PartitionState;
       if (entries.some((e) => e.p === p)) continue;
-      const wb = p.next(now, this.o.batchMaxBytes - bytes, this.lingered(p, now), this.producerId, this.producerEpoch);
+      const wb = p.next(now, this.o.batchMaxBytes - bytes, this.lingered(p, now), this.dir.producerId, this.dir.producerEpoch);
       if (!wb) continue;
       p.markSent(wb, node);
       entries.push({ p, wb });
@@ -280,8 +252,7 @@ export class Producer {
         this.nodeFailures++;
         this.nodeRetryAt.set(node, this.o.now() + this.o.backoffMs(this.nodeFailures));
         this.events.failure(err as Error, `connecting to broker ${node}`);
-        this.refreshNotBefore = 0;
-        this.refreshWanted = true;
+        this.dir.wantRefresh();
         this.pump();
       },
     );
@@ -301,7 +272,7 @@ export class Producer {
     const sent = previous.then(async () => {
       const batches = await Promise.all(encoded);
       if (this.closed) throw new Error('producer closed');
-      const topics = groupByTopic(this.topics, entries, batches);
+      const topics = groupByTopic(this.dir.topics, entries, batches);
       // Version 13 names topics by id: only when metadata gave us every id.
       const highest = connection.version(Produce);
       const version = topics.some((t) => t.topicId.equals(ZERO_UUID)) ? Math.min(highest, 12) : highest;
@@ -352,10 +323,7 @@ export class Producer {
       } else failed += wb.records;
       if (effects.tooLarge) this.events.tooLarge(effects.tooLarge);
     }
-    if (failure) {
-      this.refreshWanted = true;
-      this.refreshNotBefore = 0;
-    }
+    if (failure) this.dir.wantRefresh();
     const payloadBytes = batches?.reduce((n, b) => n + b.payloadBytes, 0) ?? 0;
     const records = batches?.reduce((n, b) => n + b.records, 0) ?? entries.reduce((n, e) => n + e.wb.records, 0);
     this.events.requestDone({
@@ -368,7 +336,6 @@ export class Producer {
       error,
     });
     if (this.closed && this.requestsInflight === 0) this.notifyIdle();
-    if (this.refreshWanted && !this.refreshing) this.refresh();
     this.pump();
   }
 
@@ -379,7 +346,7 @@ export class Producer {
   /** Reads one partition's answer. `fail` records the first error for the report. */
   private outcome(p: PartitionState, res: ProduceResponse | undefined, wb: WireBatch, fail: (e: Error) => void): Outcome {
     if (!res) return { kind: 'acked' }; // acks=0: written is all we get
-    const topicId = this.topics.get(p.topic)?.topicId;
+    const topicId = this.dir.topics.get(p.topic)?.topicId;
     const r = res.partitions.find(
       (x) => x.partition === p.partition && (x.topic === p.topic || (x.topicId !== null && topicId?.equals(x.topicId))),
     );
@@ -404,7 +371,7 @@ export class Producer {
       }
     }
     if (r.currentLeader && r.currentLeader.leaderId >= 0) p.leader = r.currentLeader.leaderId;
-    if (errorInfo(code).refresh) this.refreshWanted = true;
+    if (errorInfo(code).refresh) this.dir.wantRefresh();
     return { kind: 'retry', backoff: true };
   }
 
@@ -418,130 +385,15 @@ export class Producer {
     return wb.records;
   }
 
-  // ------------------------------------------------------------ metadata, topics, producer id
-
-  private refresh(): void {
-    if (this.closed) return;
-    if (this.refreshing) {
-      this.refreshWanted = true;
-      return;
-    }
-    this.refreshing = true;
-    this.refreshWanted = false;
-    const names = [...this.topics.values()].filter((t) => t.partitions.length > 0).map((t) => t.name);
-    this.cluster.refresh(names).then(
-      () => {
-        this.refreshing = false;
-        this.refreshFailures = 0;
-        let leaderless = false;
-        for (const name of names) leaderless = this.applyMetadata(this.topics.get(name) as TopicState) || leaderless;
-        // A leader being elected: ask again soon, not in a loop.
-        this.refreshNotBefore = this.o.now() + (leaderless ? 200 : 50);
-        this.pump();
-      },
-      (err: unknown) => {
-        this.refreshing = false;
-        if (this.closed) return;
-        this.refreshFailures++;
-        this.refreshNotBefore = this.o.now() + this.o.backoffMs(this.refreshFailures);
-        this.events.failure(err as Error, 'fetching metadata');
-        this.pump();
-      },
-    );
-  }
-
-  /** Updates a topic's partitions and leaders from the cluster's metadata. Returns whether a partition has no leader. */
-  private applyMetadata(topic: TopicState): boolean {
-    const meta = this.cluster.topics.get(topic.name);
-    if (!meta || meta.errorCode !== 0 || meta.partitions.length === 0) return true;
-    topic.topicId = meta.topicId;
-    topic.fetchedAt = meta.fetchedAt;
-    let leaderless = false;
-    for (const info of meta.partitions) {
-      let p = topic.partitions[info.partition];
-      if (!p) topic.partitions[info.partition] = p = new PartitionState(topic.name, info.partition, this.o.idempotent);
-      p.leader = info.errorCode === 0 || info.leader >= 0 ? info.leader : -1;
-      if (p.leader < 0) leaderless = true;
-    }
-    return leaderless;
-  }
-
-  /** Learns the topic's partitions, creating the topic when allowed; retried with backoff until it works. */
-  private ensureTopic(topic: TopicState): void {
-    if (topic.ensuring || this.closed) return;
-    topic.ensuring = true;
-    const run = async (): Promise<void> => {
-      await this.cluster.refresh([topic.name]);
-      let meta = this.cluster.topics.get(topic.name);
-      if (!meta || meta.errorCode === UNKNOWN_TOPIC_OR_PARTITION) {
-        if (!this.o.topicCreate) throw new TopicMissingError(topic.name);
-        const rf = await this.cluster.createTopic(
-          topic.name,
-          this.o.topicPartitions,
-          this.o.topicReplicationFactor,
-          this.o.requestTimeoutMs,
-        );
-        this.events.topicCreated(topic.name, this.o.topicPartitions, rf);
-        await this.cluster.refresh([topic.name]);
-        meta = this.cluster.topics.get(topic.name);
-      }
-      if (!meta || meta.errorCode !== 0 || meta.partitions.length === 0) {
-        throw new KafkaProtocolError(meta?.errorCode ?? UNKNOWN_TOPIC_OR_PARTITION, `metadata of topic "${topic.name}"`);
-      }
-    };
-    run().then(
-      () => {
-        topic.ensuring = false;
-        topic.failures = 0;
-        // The partitions appear and the waiting batches are placed in one step: a batch
-        // sent in between would otherwise overtake them.
-        this.applyMetadata(topic);
-        const waiting = topic.waiting;
-        topic.waiting = [];
-        for (const b of waiting) this.place(topic, b);
-        this.pump();
-      },
-      (err: unknown) => {
-        topic.ensuring = false;
-        if (this.closed) return;
-        topic.failures++;
-        topic.retryAt = this.o.now() + this.o.backoffMs(topic.failures);
-        this.events.failure(err as Error, `preparing topic "${topic.name}"`);
-        this.pump();
-      },
-    );
-  }
-
-  private ensureProducerId(): void {
-    if (this.producerIdPending || this.closed) return;
-    this.producerIdPending = true;
-    this.cluster.initProducerId().then(
-      ({ producerId, producerEpoch }) => {
-        this.producerIdPending = false;
-        this.producerIdFailures = 0;
-        this.producerId = producerId;
-        this.producerEpoch = producerEpoch;
-        this.pump();
-      },
-      (err: unknown) => {
-        this.producerIdPending = false;
-        if (this.closed) return;
-        this.producerIdFailures++;
-        this.producerIdRetryAt = this.o.now() + this.o.backoffMs(this.producerIdFailures);
-        this.events.failure(err as Error, 'getting a producer id');
-        this.pump();
-      },
-    );
-  }
-
   // ------------------------------------------------------------ shutdown
 
   /** Stops sending at once and forgets every line (their batches are handed to another sink); close() still releases connections. */
   abandon(): void {
     this.closed = true;
+    this.dir.close();
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.wakeTimer = undefined;
-    for (const t of this.topics.values()) {
+    for (const t of this.dir.topics.values()) {
       t.waiting = [];
       for (const p of t.partitions) p?.clear();
     }
@@ -560,6 +412,7 @@ export class Producer {
   }
 
   private async shutDown(timeoutMs: number): Promise<void> {
+    this.dir.close();
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.wakeTimer = undefined;
     if (this.requestsInflight > 0) {
@@ -571,7 +424,7 @@ export class Producer {
       clearTimeout(timer);
     }
     await this.cluster.close(new Error('producer closed'));
-    for (const t of this.topics.values()) for (const p of t.partitions) p?.clear();
+    for (const t of this.dir.topics.values()) for (const p of t.partitions) p?.clear();
   }
 
   private notifyIdle(): void {
