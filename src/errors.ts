@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   'KAFKA_PROTOCOL',
   'KAFKA_CONNECTION',
   'KAFKA_TOPIC_MISSING',
+  'KAFKA_SASL',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

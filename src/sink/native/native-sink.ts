@@ -12,6 +12,8 @@
 // idempotent producer keeps each partition's order across retries), one
 // buffer per request and no object per line, and no timer while idle.
 
+import net from 'node:net';
+import tls from 'node:tls';
 import type pino from 'pino';
 import type { KafkaConfig } from '../../config/config.ts';
 import { errorMessage } from '../../errors.ts';
@@ -25,6 +27,7 @@ import { BrokerConnection } from './connection.ts';
 import { nativeOptions, type NativeProducerOptions } from './options.ts';
 import { Producer, type RequestReport } from './producer.ts';
 import { truncatedHeader } from './record-batch.ts';
+import { saslAuthenticator } from './sasl.ts';
 
 export interface NativeKafkaSinkOptions {
   config: KafkaConfig;
@@ -75,6 +78,8 @@ export class NativeKafkaSink implements ManagedSink {
           connectTimeoutMs: opts.connectionTimeoutMs,
           requestTimeoutMs: opts.requestTimeoutMs,
           pool,
+          ...(opts.tls ? { socketFactory: tlsSocketFactory(opts.tls), connectEvent: 'secureConnect' as const } : {}),
+          ...(opts.sasl ? { authenticate: saslAuthenticator(opts.sasl) } : {}),
           ...(onClose ? { onClose } : {}),
         }),
     });
@@ -258,4 +263,9 @@ export class NativeKafkaSink implements ManagedSink {
     }
     this.failing = true;
   }
+}
+
+/** TLS sockets; the server name (SNI and verification) is the broker's host name unless the options set one. */
+function tlsSocketFactory(options: tls.ConnectionOptions): (host: string, port: number) => net.Socket {
+  return (host, port) => tls.connect({ host, port, ...(net.isIP(host) ? {} : { servername: host }), ...options });
 }

@@ -3,7 +3,9 @@
 // and tests can set what KafkaConfig does not have (clock, randomness,
 // metadata age, in-flight limits).
 
+import type tls from 'node:tls';
 import type { CompressionName, KafkaConfig, PartitionerName } from '../../config/config.ts';
+import type { SaslOptions } from './sasl.ts';
 
 export interface NativeProducerOptions {
   readonly brokers: readonly string[];
@@ -30,6 +32,10 @@ export interface NativeProducerOptions {
   readonly backoffMs: (failures: number) => number;
   readonly now: () => number;
   readonly random: () => number;
+  /** TLS to every broker (tls.connect options; the server name is the broker's host unless set). Issue 11 fills it from config. */
+  readonly tls?: tls.ConnectionOptions;
+  /** SASL on every connection, after ApiVersions. Issue 11 fills it from config. */
+  readonly sasl?: SaslOptions;
 }
 
 export const MAX_INFLIGHT_PER_BROKER = 5;
