@@ -10,7 +10,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 
 /** Label values known in advance, each pre-created at 0. */
 export const LABEL_VALUES = {
-  truncatedReason: ['max_line_bytes', 'broker'],
+  truncatedReason: ['max_line_bytes', 'multiline', 'broker'],
   partialWhy: ['quiet', 'rotated', 'shutdown'],
   closeReason: ['drained', 'abandoned', 'error', 'shutdown', 'idle', 'unmatched'],
   rotationKind: ['rotated', 'deleted'],
@@ -34,9 +34,17 @@ export class Metrics {
   readonly linesAcked = this.counter('logagent_lines_acked_total', 'Lines acknowledged by Kafka.');
   readonly linesTruncated = this.counter(
     'logagent_lines_truncated_total',
-    'Lines shipped truncated: longer than the maximum line size (max_line_bytes), or refused by the broker as too large (broker).',
+    'Records shipped truncated: a line longer than the maximum line size (max_line_bytes), a multiline event past its limits (multiline), or a record the broker refused as too large (broker).',
     ['reason'],
     LABEL_VALUES.truncatedReason,
+  );
+  readonly recordsNotParsed = this.counter(
+    'logagent_records_not_parsed_total',
+    'Lines of an input with parse: json that are not a JSON object (shipped with the line as a string).',
+  );
+  readonly recordsEscaped = this.counter(
+    'logagent_records_escaped_total',
+    'Lines that are not valid UTF-8, shipped in a JSON envelope with the invalid bytes escaped (message_escaped: true).',
   );
   readonly bytesSkipped = this.counter('logagent_line_bytes_skipped_total', 'Bytes cut from over-long lines.');
   readonly partialLinesFlushed = this.counter(

@@ -30,6 +30,8 @@ export interface CheckpointEntry {
   readonly seenAt: number;
   /** Name of the input whose route the file's lines took. */
   readonly input?: string;
+  /** Stable id of the file's content (the logagent.source header of its records). */
+  readonly source?: string;
   /**
    * The file was rotated away and read to its end: nothing more is expected
    * from it. An unfinished file that is not at any matched path after a
@@ -176,6 +178,7 @@ export class CheckpointStore {
       old.head.length === entry.head.length &&
       old.head.sha256 === entry.head.sha256 &&
       old.input === entry.input &&
+      old.source === entry.source &&
       old.finished === entry.finished &&
       entry.seenAt - old.seenAt < 60_000
     ) {
@@ -291,6 +294,7 @@ export function parseCheckpointFile(text: string): Map<string, CheckpointEntry> 
       !Number.isSafeInteger(e.head.length) ||
       typeof e.head.sha256 !== 'string' ||
       (e.input !== undefined && typeof e.input !== 'string') ||
+      (e.source !== undefined && typeof e.source !== 'string') ||
       (e.finished !== undefined && typeof e.finished !== 'boolean')
     ) {
       throw new Error(`bad entry for "${identity}"`);
@@ -302,6 +306,7 @@ export function parseCheckpointFile(text: string): Map<string, CheckpointEntry> 
       tail: e.tail,
       seenAt: e.seenAt,
       ...(e.input === undefined ? {} : { input: e.input }),
+      ...(e.source === undefined ? {} : { source: e.source }),
       ...(e.finished ? { finished: true } : {}),
     });
   }

@@ -1,13 +1,35 @@
 // The validated, immutable configuration snapshot the agent runs on. Built
 // only by loadConfig(); everything downstream trusts these types.
 
-import type { ACKS, COMPRESSIONS, LOG_LEVELS, PARTITIONERS, START_AT } from './schema.ts';
+import type { ACKS, COMPRESSIONS, FORMATS, LOG_LEVELS, PARSES, PARTITIONERS, START_AT } from './schema.ts';
 
 export type StartAt = (typeof START_AT)[number];
 export type Acks = (typeof ACKS)[number];
 export type PartitionerName = (typeof PARTITIONERS)[number];
 export type CompressionName = (typeof COMPRESSIONS)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export type FormatName = (typeof FORMATS)[number];
+export type ParseName = (typeof PARSES)[number];
+
+export interface MultilineSettings {
+  /** Empty: off. */
+  readonly start: string;
+  readonly maxLines: number;
+  readonly maxBytes: number;
+  readonly timeoutMs: number;
+}
+
+/** How an input shapes its records (value, key, headers, events). */
+export interface RecordSettings {
+  readonly format: FormatName;
+  readonly parse: ParseName;
+  readonly parsedField: string;
+  readonly key: string;
+  readonly container: string;
+  readonly fields: Readonly<Record<string, string>>;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly multiline: MultilineSettings;
+}
 
 export interface KafkaConfig {
   readonly brokers: readonly string[];
@@ -42,7 +64,7 @@ export interface RotatedConfig {
 }
 
 /** One set of files tailed to one topic: discovery plus a route. The env-only config has exactly one, named `default`. */
-export interface InputConfig {
+export interface InputConfig extends RecordSettings {
   /** Unique and stable: identifies the input across reloads. */
   readonly name: string;
   readonly topic: string;

@@ -6,6 +6,7 @@ import { schemaKeys } from './schema.ts';
 export function formatDefault(value: unknown): string {
   if (Array.isArray(value)) return value.length === 0 ? '(none)' : value.join(',');
   if (value === '') return '(empty)';
+  if (typeof value === 'object' && value !== null) return Object.keys(value).length === 0 ? '(none)' : JSON.stringify(value);
   return String(value);
 }
 

@@ -11,7 +11,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, errorMessage, type ConfigProblem } from '../errors.ts';
-import type { Config, InputConfig } from './config.ts';
+import type { Config, InputConfig, RecordSettings } from './config.ts';
 import { createConvict, INPUT_PROBLEM_SEPARATOR, INPUT_PROBLEMS_END, INPUT_PROBLEMS_MARK, normalizeInput, schemaKeys } from './schema.ts';
 
 /** Configuration text and where it came from (a file path, or configmap/<ns>/<name>). */
@@ -231,15 +231,9 @@ function lookupDefault(key: string): unknown {
   return defaults.get(key);
 }
 
-interface RawInput {
-  name: string;
-  paths: string[];
-  exclude: string[];
-  topic: string;
-  startAt: InputConfig['startAt'];
-}
+type RawInput = InputConfig;
 
-interface RawConfig {
+interface RawConfig extends RecordSettings {
   kafka: Config['kafka'];
   topic: string;
   paths: string[];
@@ -296,11 +290,18 @@ function crossCheck(raw: RawConfig, envs: Map<string, string>): ConfigProblem[] 
 function toConfig(raw: RawConfig): Config {
   const inputs: InputConfig[] = [];
   if (raw.paths.length > 0) {
-    inputs.push({ name: DEFAULT_INPUT, topic: raw.topic, paths: raw.paths, exclude: raw.exclude, startAt: raw.startAt });
+    inputs.push({
+      name: DEFAULT_INPUT,
+      topic: raw.topic,
+      paths: raw.paths,
+      exclude: raw.exclude,
+      startAt: raw.startAt,
+      ...recordSettingsOf(raw),
+    });
   }
   for (const element of raw.inputs) {
     const i = normalizeInput(element) as unknown as RawInput;
-    inputs.push({ name: i.name, topic: i.topic, paths: i.paths, exclude: i.exclude, startAt: i.startAt });
+    inputs.push({ name: i.name, topic: i.topic, paths: i.paths, exclude: i.exclude, startAt: i.startAt, ...recordSettingsOf(i) });
   }
   return {
     kafka: { ...raw.kafka, brokers: raw.kafka.brokers.map((b) => b.trim()) },
@@ -315,6 +316,19 @@ function toConfig(raw: RawConfig): Config {
     logLevel: raw.logLevel,
     kubernetes: raw.kubernetes,
     config: raw.config,
+  };
+}
+
+function recordSettingsOf(r: RecordSettings): RecordSettings {
+  return {
+    format: r.format,
+    parse: r.parse,
+    parsedField: r.parsedField,
+    key: r.key,
+    container: r.container,
+    fields: { ...r.fields },
+    headers: { ...r.headers },
+    multiline: { ...r.multiline },
   };
 }
 

@@ -46,6 +46,133 @@ function topicName() {
   };
 }
 
+export const FORMATS = ['raw', 'json'] as const;
+export const PARSES = ['none', 'json'] as const;
+
+function isKeyPolicy(value: unknown): void {
+  if (typeof value !== 'string' || !/^(path|none|pod|field:[A-Za-z0-9_.@-]+)$/.test(value)) {
+    throw new Error('must be path, none, pod, or field:<name of a top-level field of a JSON line>');
+  }
+}
+
+function isStringMap(value: unknown): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('must be a mapping of names to strings');
+  for (const [k, v] of Object.entries(value)) {
+    if (k === '' || typeof v !== 'string') throw new Error(`entry ${JSON.stringify(k)} must be a non-empty name with a string value`);
+  }
+}
+
+/** "a=1, b=2" (an env value) as { a: '1', b: '2' }. */
+function splitMap(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const out: Record<string, string> = {};
+  for (const part of value
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')) {
+    const eq = part.indexOf('=');
+    out[eq < 0 ? part : part.slice(0, eq).trim()] = eq < 0 ? '' : part.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+function isRegExpSource(value: unknown): void {
+  if (typeof value !== 'string') throw new Error('must be a regular expression (JavaScript syntax), or empty for no multiline');
+  try {
+    new RegExp(value, 'u');
+  } catch (err) {
+    throw new Error(`is not a valid regular expression: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+convict.addFormat({ name: 'string-map', validate: isStringMap, coerce: splitMap });
+
+/**
+ * How an input shapes its records: the same keys for the top-level input
+ * (with environment variables) and for each of `inputs` (file only).
+ */
+function recordSettings(env: boolean) {
+  const e = (name: string) => (env ? { env: name } : {});
+  return {
+    format: {
+      doc: 'raw (the line, unchanged) or json (an envelope: message, @timestamp, log.file.path and .offset, kubernetes pod metadata, fields).',
+      format: FORMATS as unknown as string[],
+      default: 'raw',
+      ...e('LOGAGENT_FORMAT'),
+    },
+    parse: {
+      doc: 'none, or json: a line that is a JSON object is merged into the envelope under parsedField (a line that is not stays a string, counted).',
+      format: PARSES as unknown as string[],
+      default: 'none',
+      ...e('LOGAGENT_PARSE'),
+    },
+    parsedField: {
+      doc: "Field of the envelope that holds a parsed JSON line's keys (they never overwrite the envelope's own).",
+      format: (value: unknown): void => {
+        if (
+          typeof value !== 'string' ||
+          value === '' ||
+          ['message', '@timestamp', 'log', 'kubernetes', 'fields', 'message_escaped'].includes(value)
+        ) {
+          throw new Error("must be a field name other than the envelope's own (message, @timestamp, log, kubernetes, fields)");
+        }
+      },
+      default: 'json',
+      ...e('LOGAGENT_PARSED_FIELD'),
+    },
+    key: {
+      doc: "Kafka key: path (the file's lines stay on one partition, in order), none (spread by the partitioner), pod (POD_NAME: a pod's lines on one partition), or field:<name> (a field of the parsed JSON line).",
+      format: isKeyPolicy,
+      default: 'path',
+      ...e('LOGAGENT_KEY'),
+    },
+    container: {
+      doc: 'Container name written into the JSON envelope (kubernetes.container.name); empty: CONTAINER_NAME from the environment.',
+      format: String,
+      default: '',
+      ...e('LOGAGENT_CONTAINER'),
+    },
+    fields: {
+      doc: 'Static fields added to every JSON envelope (under "fields"): a mapping, or "name=value,..." in the environment.',
+      format: 'string-map',
+      default: {} as Record<string, string>,
+      ...e('LOGAGENT_FIELDS'),
+    },
+    headers: {
+      doc: 'Static Kafka headers on every record: a mapping, or "name=value,..." in the environment. Every record also carries logagent.source and logagent.offset (de-duplication).',
+      format: 'string-map',
+      default: {} as Record<string, string>,
+      ...e('LOGAGENT_HEADERS'),
+    },
+    multiline: {
+      start: {
+        doc: 'Multiline events: a line matching this regular expression starts an event, other lines continue it (e.g. ^\\d{4}-\\d{2}-\\d{2} for timestamped Java logs). Empty: one line, one record.',
+        format: isRegExpSource,
+        default: '',
+        ...e('LOGAGENT_MULTILINE_START'),
+      },
+      maxLines: {
+        doc: 'Longest multiline event in lines; past it the event is cut, marked logagent.truncated and counted.',
+        format: positiveInt('multiline.maxLines'),
+        default: 500,
+        ...e('LOGAGENT_MULTILINE_MAX_LINES'),
+      },
+      maxBytes: {
+        doc: 'Longest multiline event in bytes; past it the event is cut, marked and counted.',
+        format: positiveInt('multiline.maxBytes'),
+        default: 1_000_000,
+        ...e('LOGAGENT_MULTILINE_MAX_BYTES'),
+      },
+      timeoutMs: {
+        doc: 'The last event is shipped once its file has been quiet this long (no next start line came).',
+        format: positiveInt('multiline.timeoutMs'),
+        default: 1_000,
+        ...e('LOGAGENT_MULTILINE_TIMEOUT_MS'),
+      },
+    },
+  };
+}
+
 /** One element of `inputs`: validated by its own convict schema, so errors name the input and the key. */
 export const inputSchema = {
   name: {
@@ -78,6 +205,7 @@ export const inputSchema = {
     format: START_AT as unknown as string[],
     default: 'end',
   },
+  ...recordSettings(false),
 };
 
 /** Validates every element of `inputs` with inputSchema; one line per problem, naming the input by index and name. */
@@ -120,6 +248,14 @@ function isInputList(value: unknown): void {
     }
   });
   if (problems.length > 0) throw new Error(`${INPUT_PROBLEMS_MARK}${problems.join(INPUT_PROBLEM_SEPARATOR)}${INPUT_PROBLEMS_END}`);
+}
+
+/** The record settings of an input that sets none (tests, and the defaults in one place). */
+export function defaultRecordSettings(): import('./config.ts').RecordSettings {
+  const { format, parse, parsedField, key, container, fields, headers, multiline } = normalizeInput(
+    {},
+  ) as unknown as import('./config.ts').RecordSettings;
+  return { format, parse, parsedField, key, container, fields, headers, multiline };
 }
 
 /** An input as the agent uses it: defaults filled in, comma-separated strings split (the element was validated by isInputList). */
@@ -272,6 +408,7 @@ export const schema = {
     default: 'end',
     env: 'LOGAGENT_START_AT',
   },
+  ...recordSettings(true),
   inputs: {
     doc: 'Config file only: a list of inputs, each with its own files and topic (see `inputs[].*`). A file matched by several inputs belongs to the first (the top-level input comes first).',
     format: 'input-list',

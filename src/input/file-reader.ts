@@ -31,6 +31,8 @@ import { Waker } from '../time.ts';
 import { reconcile, type Location } from './file-state.ts';
 import { HEAD_MAX_BYTES, readAt, readHead, readTail, statHandle, statPath, TAIL_BYTES, type HeadSignature } from './identity.ts';
 import { LineSplitter, type LineRun } from './line-splitter.ts';
+import { MultilineAggregator } from './multiline.ts';
+import { routeFileKey, type Route } from './route.ts';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -44,10 +46,9 @@ export type CloseReason = 'drained' | 'abandoned' | 'error' | 'shutdown' | 'idle
 /** What one poll found: keep waiting for work, wait for budget room, or the reader closed itself. */
 export type PollOutcome = 'idle' | 'blocked' | 'closed';
 
-/** Where lines go; the registry sets it from the owning input's config. */
-export interface ReaderRoute {
-  readonly input: string;
-  readonly topic: string;
+/** A new source id: the file's identity plus when this content of it began (base 36 ms). */
+export function newSourceId(identity: string, now: number): string {
+  return `${identity}:${now.toString(36)}`;
 }
 
 export interface ReaderHooks {
@@ -60,7 +61,7 @@ export interface ReaderHooks {
 }
 
 /** A reader's checkpoint, without the registry's fields (input, finished). */
-export type ReaderCheckpoint = Pick<CheckpointEntry, 'path' | 'offset' | 'head' | 'tail' | 'seenAt'>;
+export type ReaderCheckpoint = Pick<CheckpointEntry, 'path' | 'offset' | 'head' | 'tail' | 'seenAt' | 'source'>;
 
 export interface FileReaderOptions {
   path: string;
@@ -68,9 +69,11 @@ export interface FileReaderOptions {
   handle: FileHandle;
   startOffset: number;
   head: HeadSignature;
+  /** Stable id of the file's content (logagent.source header), from its checkpoint or new. */
+  source: string;
   /** The bytes just before startOffset (up to TAIL_BYTES), to recognise a rewrite before the first read. */
   tailBefore?: Buffer;
-  route: ReaderRoute;
+  route: Route;
   reader: ReaderConfig;
   rotated: RotatedConfig;
   budget: InflightBudget;
@@ -100,7 +103,9 @@ class Generation implements BatchOwner {
 export class FileReader {
   readonly path: string;
   readonly identity: string;
-  route: ReaderRoute;
+  route: Route;
+  /** Stable id of the file's content: changes when the file is truncated and written anew. */
+  private source: string;
   private readonly handle: FileHandle;
   private readonly cfg: ReaderConfig;
   private readonly rotatedCfg: RotatedConfig;
@@ -113,6 +118,8 @@ export class FileReader {
   private readonly hooks: ReaderHooks;
 
   private readonly splitter: LineSplitter;
+  /** Joins multiline events, when the route asks for them (kept per route: a reload that changes them starts a new one). */
+  private multiline: { aggregator: MultilineAggregator; route: Route } | undefined;
   private generation: Generation;
   private head: HeadSignature;
   private location: Location = 'at-path';
@@ -142,6 +149,7 @@ export class FileReader {
     this.identity = o.identity;
     this.handle = o.handle;
     this.route = o.route;
+    this.source = o.source;
     this.cfg = o.reader;
     this.rotatedCfg = o.rotated;
     this.budget = o.budget;
@@ -262,6 +270,8 @@ export class FileReader {
     if (this.location !== 'at-path' || this.finishing) return this.cfg.pollIntervalMs;
     if (this.active) return this.cfg.pollIntervalMs;
     if (this.splitter.hasPending) return Math.max(this.cfg.pollIntervalMs, this.lastGrowthAt + this.cfg.partialLineTimeoutMs - now);
+    const event = this.pendingEventTimeoutMs();
+    if (event !== undefined) return Math.max(this.cfg.pollIntervalMs, this.lastGrowthAt + event - now);
     if (this.unacknowledgedBatches > 0) return undefined;
     return Math.max(0, this.lastGrowthAt + this.cfg.closeInactiveMs - now);
   }
@@ -311,6 +321,7 @@ export class FileReader {
         // on the next round instead of being dropped with the descriptor.
         if ((await statHandle(this.handle)).size > this.readOffset) return read === 'blocked' ? 'blocked' : 'idle';
         this.flushPartial('rotated');
+        this.flushEvent();
         if (this.unacknowledgedBatches === 0) {
           await this.close('drained');
           return 'closed';
@@ -320,12 +331,14 @@ export class FileReader {
     }
 
     if (atEof && this.splitter.hasPending && quietMs >= this.cfg.partialLineTimeoutMs && !this.finishing) this.flushPartial('quiet');
+    const eventTimeout = this.pendingEventTimeoutMs();
+    if (atEof && eventTimeout !== undefined && quietMs >= eventTimeout && !this.finishing) this.flushEvent();
     if (atEof && this.unacknowledgedBatches === 0) {
       if (this.finishing) {
         await this.close('unmatched');
         return 'closed';
       }
-      if (!this.splitter.hasPending && quietMs >= this.cfg.closeInactiveMs) {
+      if (!this.splitter.hasPending && !this.multiline?.aggregator.hasPending && quietMs >= this.cfg.closeInactiveMs) {
         await this.close('idle');
         return 'closed';
       }
@@ -353,7 +366,10 @@ export class FileReader {
     this.stopping = true;
     this.abort.abort(new Error('reader stopping'));
     this.waker.wake();
-    if (!this.closed) this.flushPartial('shutdown');
+    if (!this.closed) {
+      this.flushPartial('shutdown');
+      this.flushEvent();
+    }
   }
 
   /** Gives up on the file now; what is unacknowledged is counted as abandoned. */
@@ -400,7 +416,7 @@ export class FileReader {
     const tail = await readTail(this.handle, offset);
     this.syncedOffset = offset;
     this.syncedAt = now;
-    return { path: this.path, offset, head: this.head, tail: tail.toString('base64'), seenAt: now };
+    return { path: this.path, offset, head: this.head, tail: tail.toString('base64'), seenAt: now, source: this.source };
   }
 
   /** Closes the descriptor; idempotent (a second call waits for the first). */
@@ -490,7 +506,11 @@ export class FileReader {
     this.budget.releaseHeld(this.heldCharge);
     this.heldCharge = 0;
     this.splitter.reset(0);
+    this.multiline?.aggregator.reset();
     this.tailBefore = EMPTY;
+    // New content: a new source id, so a consumer de-duplicating by
+    // (source, offset) does not drop its lines as already seen.
+    this.source = newSourceId(this.identity, this.now());
     // Acknowledgements still due for the old content must not move the new
     // checkpoint: they land on the old generation's tracker, which nothing
     // reads any more.
@@ -533,6 +553,15 @@ export class FileReader {
       this.lastGrowthAt = readAt;
       this.metrics.bytesRead.inc(bytesRead);
 
+      const heldDelta = this.splitter.pendingLength - heldBefore;
+      this.heldCharge += heldDelta;
+      if (this.isShaped()) {
+        // Lines are copied into records of their own: the read buffer is
+        // not kept, and each batch is charged for what it holds.
+        this.budget.settle(reserved, 0, heldDelta);
+        for (const run of runs) this.emitShaped(run, readAt);
+        continue;
+      }
       let charged = 0;
       let chunkCharged = false;
       const costs: number[] = [];
@@ -547,8 +576,6 @@ export class FileReader {
         costs.push(cost);
         charged += cost;
       }
-      const heldDelta = this.splitter.pendingLength - heldBefore;
-      this.heldCharge += heldDelta;
       this.budget.settle(reserved, charged, heldDelta);
       for (let i = 0; i < runs.length; i++) this.emit(runs[i] as LineRun, costs[i] as number, readAt);
     }
@@ -556,13 +583,146 @@ export class FileReader {
   }
 
   private flushPartial(why: 'quiet' | 'rotated' | 'shutdown'): void {
+    const held = this.splitter.pendingLength;
     const run = this.splitter.flush();
     if (!run) return;
-    const cost = run.buffer.length + LINE_COST_BYTES + BATCH_COST_BYTES;
-    this.budget.settle(0, cost, -this.heldCharge);
-    this.heldCharge = 0;
     this.metrics.partialLinesFlushed.inc({ why });
+    this.heldCharge -= held;
+    if (this.isShaped()) {
+      this.budget.settle(0, 0, -held);
+      this.emitShaped(run, this.now());
+      return;
+    }
+    const cost = run.buffer.length + LINE_COST_BYTES + BATCH_COST_BYTES;
+    this.budget.settle(0, cost, -held);
     this.emit(run, cost, this.now());
+  }
+
+  /** The records of this route are shaped (encoded, keyed per line, or joined into events), not raw lines. */
+  private isShaped(): boolean {
+    return this.route.multiline !== undefined || !this.route.formatter.isIdentity || this.multiline?.aggregator.hasPending === true;
+  }
+
+  /** How long a pending multiline event waits for its next line; undefined when none is pending. */
+  private pendingEventTimeoutMs(): number | undefined {
+    const m = this.multiline;
+    if (!m?.aggregator.hasPending) return undefined;
+    return m.route.multiline?.timeoutMs ?? 0;
+  }
+
+  /** Ships the multiline event being assembled (quiet timeout, rotation, shutdown). */
+  private flushEvent(): void {
+    const aggregator = this.multiline?.aggregator;
+    if (!aggregator?.hasPending) return;
+    const held = aggregator.pendingBytes;
+    const event = aggregator.flush();
+    this.heldCharge -= held;
+    this.budget.settle(0, 0, -held);
+    if (event)
+      this.emitRecords(
+        [{ value: event.bytes, start: event.startOffset, end: event.endOffset, truncated: event.truncated, lines: event.lines }],
+        this.now(),
+      );
+  }
+
+  /** The lines of a run, joined into events when the route asks for it, shaped and sent. */
+  private emitShaped(run: LineRun, readAt: number): void {
+    const route = this.route;
+    if (this.multiline && this.multiline.route.multiline !== route.multiline) {
+      // The route's multiline settings changed: the event being assembled
+      // ends here; the next line starts under the new settings.
+      this.flushEvent();
+      this.multiline = undefined;
+    }
+    if (route.multiline && !this.multiline) this.multiline = { aggregator: new MultilineAggregator(route.multiline), route };
+    const aggregator = this.multiline?.aggregator;
+    const records: ShapedRecord[] = [];
+    const heldBefore = aggregator?.pendingBytes ?? 0;
+    for (let i = 0; i < run.ends.length; i++) {
+      const start = i === 0 ? run.first : (run.nexts[i - 1] as number);
+      const value = run.buffer.subarray(start, run.ends[i]);
+      const lineStart = run.bufferOffset + start;
+      const lineEnd = run.bufferOffset + (run.nexts[i] as number);
+      if (aggregator) {
+        const event = aggregator.push(value, lineStart, lineEnd);
+        if (event)
+          records.push({
+            value: event.bytes,
+            start: event.startOffset,
+            end: event.endOffset,
+            truncated: event.truncated,
+            lines: event.lines,
+          });
+      } else {
+        records.push({ value, start: lineStart, end: lineEnd, truncated: run.truncated, lines: 1 });
+      }
+    }
+    if (aggregator) {
+      const skipped = aggregator.takeSkippedBytes();
+      if (skipped > 0) this.metrics.bytesSkipped.inc(skipped);
+      const heldDelta = aggregator.pendingBytes - heldBefore;
+      this.heldCharge += heldDelta;
+      this.budget.settle(0, 0, heldDelta);
+    }
+    if (records.length > 0) this.emitRecords(records, readAt);
+  }
+
+  /** Encodes records into one buffer and sends them as one batch. */
+  private emitRecords(records: ShapedRecord[], readAt: number): void {
+    const route = this.route;
+    const formatter = route.formatter;
+    const values: Buffer[] = [];
+    let keys: Array<string | null> | undefined;
+    let truncatedRecords: boolean[] | undefined;
+    let lines = 0;
+    records.forEach((r, i) => {
+      const encoded = formatter.encode(r.value, this.path, r.start, readAt);
+      values.push(encoded.value);
+      if (encoded.key !== undefined) (keys ??= new Array<string | null>(records.length).fill(null))[i] = encoded.key;
+      if (encoded.parseFailed) this.metrics.recordsNotParsed.inc();
+      if (encoded.escaped) this.metrics.recordsEscaped.inc();
+      if (r.truncated) {
+        (truncatedRecords ??= new Array<boolean>(records.length).fill(false))[i] = true;
+        this.metrics.linesTruncated.inc({ reason: r.lines > 1 ? 'multiline' : 'max_line_bytes' });
+      }
+      lines += r.lines;
+    });
+    const buffer = values.length === 1 ? (values[0] as Buffer) : Buffer.concat(values);
+    const starts: number[] = [];
+    const ends: number[] = [];
+    let at = 0;
+    for (const v of values) {
+      starts.push(at);
+      at += v.length;
+      ends.push(at);
+    }
+    const cost = buffer.length + records.length * 2 * LINE_COST_BYTES + BATCH_COST_BYTES;
+    this.budget.settle(0, cost, 0);
+    const generation = this.generation;
+    const last = records[records.length - 1] as ShapedRecord;
+    const batch = new LineBatch({
+      owner: generation,
+      seq: generation.tracker.issue(last.end),
+      identity: this.identity,
+      source: this.source,
+      topic: route.topic,
+      key: routeFileKey(route, this.path) ?? null,
+      headers: route.headers,
+      buffer,
+      bufferOffset: 0,
+      first: 0,
+      ends,
+      nexts: records.map((r) => r.end),
+      starts,
+      offsets: records.map((r) => r.start),
+      keys,
+      truncated: false,
+      truncatedRecords,
+      chargedBytes: cost,
+      readAt,
+    });
+    this.metrics.linesRead.inc(lines);
+    this.sink.send(batch);
   }
 
   private emit(run: LineRun, cost: number, readAt: number): void {
@@ -572,8 +732,10 @@ export class FileReader {
       owner: generation,
       seq: generation.tracker.issue(run.bufferOffset + (run.nexts[count - 1] ?? run.first)),
       identity: this.identity,
+      source: this.source,
       topic: this.route.topic,
-      key: this.path,
+      key: routeFileKey(this.route, this.path) ?? null,
+      headers: this.route.headers,
       buffer: run.buffer,
       bufferOffset: run.bufferOffset,
       first: run.first,
@@ -594,6 +756,16 @@ export class FileReader {
     }
     this.sink.send(batch);
   }
+}
+
+/** A record being shaped: one line, or one multiline event. */
+interface ShapedRecord {
+  readonly value: Buffer;
+  /** File offset of its first byte, and just past its last line. */
+  readonly start: number;
+  readonly end: number;
+  readonly truncated: boolean;
+  readonly lines: number;
 }
 
 function worstCaseCost(bytes: number): number {

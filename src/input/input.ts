@@ -7,9 +7,11 @@
 // matcher and leaves every open file alone.
 
 import type pino from 'pino';
+import { isDeepStrictEqual } from 'node:util';
 import type { InputConfig } from '../config/config.ts';
 import { PathMatcher } from './discovery.ts';
 import type { FileRegistry, InputClaim } from './registry.ts';
+import { buildRoute, type Route } from './route.ts';
 
 /** How much less often the safety-net scan runs where filesystem events cover the input's directories. */
 export const EVENTS_SCAN_FACTOR = 6;
@@ -29,6 +31,7 @@ export interface InputOptions {
 export class Input {
   private config: InputConfig;
   private order: number;
+  private route: Route;
   private matcher: PathMatcher;
   private readonly registry: FileRegistry;
   private scanIntervalMs: number;
@@ -45,6 +48,7 @@ export class Input {
   constructor(options: InputOptions) {
     this.config = options.config;
     this.order = options.order;
+    this.route = buildRoute(options.config);
     this.matcher = new PathMatcher(options.config.paths, options.config.exclude);
     this.registry = options.registry;
     this.scanIntervalMs = options.scanIntervalMs;
@@ -58,7 +62,7 @@ export class Input {
   }
 
   get claim(): InputClaim {
-    return { name: this.config.name, order: this.order, topic: this.config.topic, startAt: this.config.startAt };
+    return { name: this.config.name, order: this.order, route: this.route, startAt: this.config.startAt };
   }
 
   /** When the last scan finished (health: discovery is alive). */
@@ -83,8 +87,10 @@ export class Input {
    * new route; a new scan runs at once for new globs.
    */
   update(config: InputConfig, order: number): void {
-    this.config = config;
     this.order = order;
+    if (isDeepStrictEqual(config, this.config)) return; // unchanged: the same route, nothing to re-split
+    this.config = config;
+    this.route = buildRoute(config);
     this.matcher = new PathMatcher(config.paths, config.exclude);
   }
 

@@ -29,7 +29,8 @@ import { RateLimitedWarning } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Sink } from '../sink/sink.ts';
 import { DirectoryEvents, type DirectoryEventKind } from './dir-events.ts';
-import { FileReader, type CloseReason, type PollOutcome, type ReaderCheckpoint } from './file-reader.ts';
+import { FileReader, newSourceId, type CloseReason, type PollOutcome, type ReaderCheckpoint } from './file-reader.ts';
+import type { Route } from './route.ts';
 import { readHead, readTail, type FileFacts, type HeadSignature } from './identity.ts';
 import { openRegularFile, statRegular, type NotRegularKind } from './open-file.ts';
 import { planFor } from './start-position.ts';
@@ -39,7 +40,7 @@ export interface InputClaim {
   readonly name: string;
   /** Position in the configuration: the lower claims a file matched by several inputs. */
   readonly order: number;
-  readonly topic: string;
+  readonly route: Route;
   readonly startAt: StartAt;
 }
 
@@ -154,7 +155,7 @@ export class FileRegistry {
     for (const reader of this.readers.values()) {
       const claim = this.inputs.get(this.owners.get(reader.identity) ?? '');
       if (claim) {
-        if (reader.route.topic !== claim.topic) reader.route = { input: claim.name, topic: claim.topic };
+        if (reader.route !== claim.route) reader.route = claim.route;
       } else if (!reader.isFinishing && !reader.isDetached) {
         this.owners.delete(reader.identity);
         reader.finish();
@@ -409,7 +410,10 @@ export class FileRegistry {
         if (how.recovered) this.o.metrics.recoveredFiles.inc();
         const head = await readHead(handle, facts.size);
         const tailBefore = await readTail(handle, plan.offset);
-        const reader = this.createReader(path, facts, handle, plan.offset, head, tailBefore, claim, how.detached ?? false);
+        // The content keeps its source id across restarts; new content (no checkpoint, or not the checkpointed content) gets a new one.
+        const saved = plan.action === 'resume' ? this.o.store.get(facts.identity)?.source : undefined;
+        const source = saved ?? newSourceId(facts.identity, this.now());
+        const reader = this.createReader(path, facts, handle, plan.offset, head, tailBefore, source, claim, how.detached ?? false);
         handed = true;
         this.readers.set(facts.identity, reader);
         this.owners.set(facts.identity, claim.name);
@@ -443,6 +447,7 @@ export class FileRegistry {
     offset: number,
     head: HeadSignature,
     tailBefore: Buffer,
+    source: string,
     claim: InputClaim,
     detached: boolean,
   ): FileReader {
@@ -453,7 +458,8 @@ export class FileRegistry {
       startOffset: offset,
       head,
       tailBefore,
-      route: { input: claim.name, topic: claim.topic },
+      route: claim.route,
+      source,
       reader: this.o.reader,
       rotated: this.o.rotated,
       budget: this.o.budget,
@@ -542,7 +548,7 @@ export class FileRegistry {
         );
       }
       this.owners.set(reader.identity, claim.name);
-      reader.route = { input: claim.name, topic: claim.topic };
+      reader.route = claim.route;
     }
     if (reader.isFinishing && this.owners.get(reader.identity) === claim.name) reader.unfinish();
   }

@@ -33,11 +33,9 @@ import type { Metrics } from '../metrics.ts';
 import { sleep } from '../time.ts';
 import { compressionType, registerCodecs } from './codecs.ts';
 import kafkajs from './kafkajs.ts';
-import type { LineBatch } from './line-batch.ts';
+import { TRUNCATED_HEADER, type LineBatch } from './line-batch.ts';
 import { createPartitioner } from './partitioner.ts';
 import type { ManagedSink } from './sink.ts';
-
-export const TRUNCATED_HEADER = 'logagent.truncated';
 
 export interface KafkaSinkOptions {
   config: KafkaConfig;
@@ -58,6 +56,8 @@ const MAX_REQUEST_MESSAGES = 20_000;
 /** Per-record bytes besides key and value in a v2 record batch (length, attributes, deltas, header count), rounded up. */
 const RECORD_OVERHEAD_BYTES = 24;
 const TRUNCATED_HEADER_BYTES = TRUNCATED_HEADER.length + 4 + 4;
+/** logagent.source and logagent.offset: names, an offset of up to 15 digits, varints (the source's own length is added per batch). */
+const DEDUP_HEADER_BYTES = 'logagent.source'.length + 'logagent.offset'.length + 15 + 8;
 /** TCP keepalive probes on broker connections (kafkajs's own default). */
 const KEEP_ALIVE_DELAY_MS = 60_000;
 
@@ -324,10 +324,18 @@ export class KafkaSink implements ManagedSink {
     while (this.queueHead < this.queue.length && lines < MAX_REQUEST_MESSAGES) {
       const batch = this.queue[this.queueHead] as LineBatch;
       const keyBytes = batch.key === null ? 0 : Buffer.byteLength(batch.key);
+      const staticHeaderBytes =
+        (batch.headers ?? []).reduce((n, [k, v]) => n + k.length + v.length + 4, 0) + batch.source.length + DEDUP_HEADER_BYTES;
       const from = this.headLine;
       let to = from;
       while (to < batch.count && lines < MAX_REQUEST_MESSAGES) {
-        const size = batch.valueLength(to) + keyBytes + RECORD_OVERHEAD_BYTES + (batch.isTruncated(to) ? TRUNCATED_HEADER_BYTES : 0);
+        const recordKeyBytes = batch.hasRecordKeys ? Buffer.byteLength(batch.keyAt(to) ?? '') : keyBytes;
+        const size =
+          batch.valueLength(to) +
+          recordKeyBytes +
+          RECORD_OVERHEAD_BYTES +
+          staticHeaderBytes +
+          (batch.isTruncated(to) ? TRUNCATED_HEADER_BYTES : 0);
         if (lines > 0 && bytes + size > this.config.batchMaxBytes) break;
         bytes += size;
         lines++;
@@ -514,12 +522,16 @@ function buildRequest(parts: Part[]): { topicMessages: Array<{ topic: string; me
   for (const { batch, from, to } of parts) {
     let messages = byTopic.get(batch.topic);
     if (!messages) byTopic.set(batch.topic, (messages = []));
-    const key = batch.key;
-    const keyBytes = key === null ? 0 : Buffer.byteLength(key);
     for (let i = from; i < to; i++) {
+      const key = batch.keyAt(i);
       const value = batch.value(i);
-      bytes += value.length + keyBytes;
-      messages.push(batch.isTruncated(i) ? { key, value, headers: { [TRUNCATED_HEADER]: 'true' } } : { key, value });
+      const headers: Record<string, Buffer> = {};
+      for (const [name, v] of batch.headersAt(i)) {
+        headers[name] = v;
+        bytes += name.length + v.length;
+      }
+      bytes += value.length + (key === null ? 0 : Buffer.byteLength(key));
+      messages.push({ key, value, headers });
     }
     records += to - from;
   }

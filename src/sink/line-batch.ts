@@ -1,9 +1,14 @@
 // LineBatch: the unit handed from a file reader to the sink. One read of a
 // file becomes one batch (or a few, around an over-long or completed partial
-// line): the read buffer itself plus two numbers per line, so a line in
-// flight costs its bytes and 16 bytes, not a Buffer object, a record object
-// and a closure. Values are views into the buffer, made only while a produce
-// request is being built.
+// line): the read buffer itself plus two numbers per line, so a raw line in
+// flight costs its bytes and a few dozen bytes, not a Buffer object, a
+// record object and a closure. Values are views into the buffer, made only
+// while a produce request is being built.
+//
+// An input that shapes its records (JSON envelope, multiline events, a key
+// per line) hands over an encoded batch instead: its values packed in one
+// buffer with their own start and end positions, each record's file offset,
+// and optionally a key and a truncation mark per record.
 //
 // A batch is acknowledged as a whole: the sink counts acknowledged lines and
 // tells the owner once all of them are in, which is when the owner's
@@ -14,28 +19,51 @@ export interface BatchOwner {
   onBatchAcked(batch: LineBatch): void;
 }
 
+/** Static headers of a route, encoded once: [name, value] pairs. */
+export type StaticHeaders = ReadonlyArray<readonly [string, Buffer]>;
+
+/** Record headers every record carries, so a consumer can drop duplicates: the source (file content) and the line's byte offset in it. */
+export const SOURCE_HEADER = 'logagent.source';
+export const OFFSET_HEADER = 'logagent.offset';
+export const TRUNCATED_HEADER = 'logagent.truncated';
+
 export interface LineBatchInit {
   readonly owner: BatchOwner;
   readonly seq: number;
-  /** The file's identity (device:inode): the stable source id of its lines. */
+  /** The file's identity (device:inode). */
   readonly identity: string;
+  /** Stable id of the file's content (identity plus when this content began): the value of the logagent.source header. Default: the identity. */
+  readonly source?: string | undefined;
   readonly topic: string;
-  /** The Kafka message key of every line (the file path by default). */
+  /** The Kafka message key of every record (the file path by default); per-record keys in `keys` win. */
   readonly key: string | null;
+  readonly headers?: StaticHeaders | undefined;
   readonly buffer: Buffer;
-  /** File offset of buffer[0]. */
+  /** File offset of buffer[0] (raw batches). */
   readonly bufferOffset: number;
-  /** Start of line 0 in buffer. */
+  /** Start of record 0 in buffer (raw batches). */
   readonly first: number;
-  /** Per line: end of its value in buffer (exclusive; terminator excluded). */
+  /** Per record: end of its value in buffer (exclusive). */
   readonly ends: number[];
-  /** Per line: where the next line starts, relative to bufferOffset (past the terminator). */
+  /**
+   * Raw batches: per line, where the next line starts, relative to
+   * bufferOffset (past the terminator). Encoded batches: per record, the
+   * file offset just past its last line, absolute.
+   */
   readonly nexts: number[];
-  /** The (single) line was longer than the maximum and was cut. */
+  /** Encoded batches: per record, the start of its value in buffer (raw: the previous line's next). */
+  readonly starts?: number[] | undefined;
+  /** Encoded batches: per record, the file offset of its first byte. */
+  readonly offsets?: number[] | undefined;
+  /** Per record keys (key: field:<name>). */
+  readonly keys?: Array<string | null> | undefined;
+  /** The (single) line was longer than the maximum and was cut (raw batches). */
   readonly truncated: boolean;
+  /** Encoded batches: per record, cut for length. */
+  readonly truncatedRecords?: boolean[] | undefined;
   /** Budget bytes this batch holds until acknowledged. */
   readonly chargedBytes: number;
-  /** Epoch ms when the bytes were read (read-to-acknowledged latency). */
+  /** Epoch ms when the bytes were read (read-to-acknowledged latency; the records' timestamp). */
   readonly readAt: number;
 }
 
@@ -43,8 +71,10 @@ export class LineBatch {
   readonly owner: BatchOwner;
   readonly seq: number;
   readonly identity: string;
+  readonly source: string;
   readonly topic: string;
   readonly key: string | null;
+  readonly headers: StaticHeaders | undefined;
   readonly buffer: Buffer;
   readonly bufferOffset: number;
   readonly first: number;
@@ -53,17 +83,23 @@ export class LineBatch {
   readonly truncated: boolean;
   readonly chargedBytes: number;
   readonly readAt: number;
+  private readonly starts: number[] | undefined;
+  private readonly offsets: number[] | undefined;
+  private readonly keys: Array<string | null> | undefined;
+  private readonly truncatedRecords: boolean[] | undefined;
   /** Lines acknowledged so far (a batch may span produce requests). */
   ackedLines = 0;
-  /** Values the sink had to cut after the broker refused them as too large, by line index. */
+  /** Values the sink had to cut after the broker refused them as too large, by record index. */
   private cut: Map<number, Buffer> | undefined;
 
   constructor(init: LineBatchInit) {
     this.owner = init.owner;
     this.seq = init.seq;
     this.identity = init.identity;
+    this.source = init.source ?? init.identity;
     this.topic = init.topic;
     this.key = init.key;
+    this.headers = init.headers;
     this.buffer = init.buffer;
     this.bufferOffset = init.bufferOffset;
     this.first = init.first;
@@ -72,25 +108,43 @@ export class LineBatch {
     this.truncated = init.truncated;
     this.chargedBytes = init.chargedBytes;
     this.readAt = init.readAt;
+    this.starts = init.starts;
+    this.offsets = init.offsets;
+    this.keys = init.keys;
+    this.truncatedRecords = init.truncatedRecords;
   }
 
   get count(): number {
     return this.ends.length;
   }
 
-  /** File offset just past the last line (its checkpoint once acknowledged). */
+  /** File offset just past the last record (its checkpoint once acknowledged). */
   get endOffset(): number {
-    return this.bufferOffset + (this.nexts[this.nexts.length - 1] ?? this.first);
+    const last = this.nexts[this.nexts.length - 1];
+    if (this.offsets) return last ?? 0;
+    return this.bufferOffset + (last ?? this.first);
   }
 
-  /** Start of line i in the buffer. */
+  /** Start of record i's value in the buffer. */
   start(i: number): number {
+    if (this.starts) return this.starts[i] as number;
     return i === 0 ? this.first : (this.nexts[i - 1] as number);
   }
 
-  /** File offset of the first byte of line i. */
+  /** File offset of the first byte of record i. */
   lineOffset(i: number): number {
+    if (this.offsets) return this.offsets[i] as number;
     return this.bufferOffset + this.start(i);
+  }
+
+  /** The Kafka key of record i. */
+  keyAt(i: number): string | null {
+    return this.keys ? (this.keys[i] ?? null) : this.key;
+  }
+
+  /** Whether records may have different keys (the partitioner then places them one by one). */
+  get hasRecordKeys(): boolean {
+    return this.keys !== undefined;
   }
 
   valueLength(i: number): number {
@@ -98,13 +152,13 @@ export class LineBatch {
     return cut ? cut.length : (this.ends[i] as number) - this.start(i);
   }
 
-  /** Line i's value: a view into the read buffer. */
+  /** Record i's value: a view into the buffer. */
   value(i: number): Buffer {
     return this.cut?.get(i) ?? this.buffer.subarray(this.start(i), this.ends[i]);
   }
 
   isTruncated(i: number): boolean {
-    return this.truncated || (this.cut?.has(i) ?? false);
+    return this.truncated || (this.truncatedRecords?.[i] ?? false) || (this.cut?.has(i) ?? false);
   }
 
   /** Bytes of all values. */
@@ -114,7 +168,18 @@ export class LineBatch {
     return n;
   }
 
-  /** The broker refused line i as too large: ship its first `keep` bytes instead, marked truncated. */
+  /**
+   * Every header of record i, in order: the route's static headers, the
+   * source and offset headers, and the truncation mark when cut.
+   */
+  headersAt(i: number): Array<readonly [string, Buffer]> {
+    const out: Array<readonly [string, Buffer]> = this.headers ? [...this.headers] : [];
+    out.push([SOURCE_HEADER, Buffer.from(this.source)], [OFFSET_HEADER, Buffer.from(String(this.lineOffset(i)))]);
+    if (this.isTruncated(i)) out.push([TRUNCATED_HEADER, Buffer.from('true')]);
+    return out;
+  }
+
+  /** The broker refused record i as too large: ship its first `keep` bytes instead, marked truncated. */
   cutValue(i: number, keep: number): void {
     this.cut ??= new Map();
     this.cut.set(i, this.value(i).subarray(0, keep));

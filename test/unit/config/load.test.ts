@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfig, loadConfigDetailed } from '../../../src/config/load.ts';
 import { ConfigError } from '../../../src/errors.ts';
+import { defaultRecordSettings } from '../../../src/config/schema.ts';
 
 const minimal = { LOGAGENT_TOPIC: 'web_log', LOGAGENT_PATHS: '/logs/*.log' };
 
@@ -102,8 +103,15 @@ test('a config file lists several inputs; brokers may be a YAML list or a comma-
   const c = loadConfig({ env: {}, file });
   assert.deepEqual(c.kafka.brokers, ['k1:9092', 'k2:9092']);
   assert.deepEqual(c.inputs, [
-    { name: 'web', topic: 'web_log', paths: ['/logs/web-*.log'], exclude: [], startAt: 'end' },
-    { name: 'api', topic: 'api_log', paths: ['/logs/api.log'], exclude: ['/logs/api.debug.log'], startAt: 'beginning' },
+    { name: 'web', topic: 'web_log', paths: ['/logs/web-*.log'], exclude: [], startAt: 'end', ...defaultRecordSettings() },
+    {
+      name: 'api',
+      topic: 'api_log',
+      paths: ['/logs/api.log'],
+      exclude: ['/logs/api.debug.log'],
+      startAt: 'beginning',
+      ...defaultRecordSettings(),
+    },
   ]);
 });
 
@@ -153,4 +161,46 @@ test('a key set in the file and in the environment is reported as overridden, na
   });
   assert.equal(r.config.kafka.acks, 'all');
   assert.deepEqual(r.overrides, [{ key: 'kafka.acks', env: 'KAFKA_ACKS' }]);
+});
+
+test('record settings per input, and for the top-level input from the environment', () => {
+  const c = loadConfig({
+    env: {
+      ...minimal,
+      LOGAGENT_FORMAT: 'json',
+      LOGAGENT_KEY: 'pod',
+      LOGAGENT_FIELDS: 'team=web, tier=1',
+      LOGAGENT_MULTILINE_START: '^\\S',
+    },
+    source: {
+      text: 'inputs:\n  - name: api\n    paths: [/a.log]\n    topic: a\n    parse: json\n    key: field:user\n    headers: {env: prod}\n    multiline: {start: "^\\\\d", maxLines: 20}\n',
+      origin: 't',
+    },
+  });
+  const [top, api] = c.inputs;
+  assert.equal(top?.format, 'json');
+  assert.equal(top?.key, 'pod');
+  assert.deepEqual(top?.fields, { team: 'web', tier: '1' });
+  assert.equal(top?.multiline.start, '^\\S');
+  assert.equal(api?.parse, 'json');
+  assert.equal(api?.key, 'field:user');
+  assert.deepEqual(api?.headers, { env: 'prod' });
+  assert.equal(api?.multiline.maxLines, 20);
+  assert.equal(api?.multiline.timeoutMs, 1000, 'defaults fill the rest');
+});
+
+test('bad record settings name the input and the key', () => {
+  const msg = problemsOf(() =>
+    loadConfig({
+      env: {},
+      source: {
+        text: 'inputs:\n  - name: api\n    paths: [/a.log]\n    topic: a\n    key: user\n    multiline: {start: "(", maxLines: 0}\n    parsedField: message\n',
+        origin: 't',
+      },
+    }),
+  );
+  assert.match(msg, /inputs\[0\] \(api\)\.key: must be path, none, pod, or field:<name/);
+  assert.match(msg, /inputs\[0\] \(api\)\.multiline\.start: is not a valid regular expression/);
+  assert.match(msg, /inputs\[0\] \(api\)\.multiline\.maxLines/);
+  assert.match(msg, /inputs\[0\] \(api\)\.parsedField/);
 });

@@ -36,6 +36,7 @@ import type { ReaderConfig } from '../../../src/config/config.ts';
 import { Input } from '../../../src/input/input.ts';
 import { FileRegistry } from '../../../src/input/registry.ts';
 import { Metrics } from '../../../src/metrics.ts';
+import { defaultRecordSettings } from '../../../src/config/schema.ts';
 import { FakeSink } from '../fake-sink.ts';
 
 type Op =
@@ -180,7 +181,7 @@ class Harness {
       persistOnOpen: true,
     });
     this.input = new Input({
-      config: { name: 'model', topic: 't', paths: [this.log], exclude: [], startAt: 'beginning' },
+      config: { name: 'model', topic: 't', paths: [this.log], exclude: [], startAt: 'beginning', ...defaultRecordSettings() },
       order: 0,
       registry: this.registry,
       scanIntervalMs: 1_000,

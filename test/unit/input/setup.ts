@@ -13,6 +13,7 @@ import type { InputConfig, ReaderConfig, RotatedConfig } from '../../../src/conf
 import { Input } from '../../../src/input/input.ts';
 import { FileRegistry } from '../../../src/input/registry.ts';
 import { Metrics } from '../../../src/metrics.ts';
+import { defaultRecordSettings } from '../../../src/config/schema.ts';
 import { FakeSink } from '../fake-sink.ts';
 
 export interface Setup {
@@ -67,7 +68,7 @@ export async function startInput(
     autoRun: true,
   });
   const input = new Input({
-    config: { name: 'unit', topic: 't', exclude: [], startAt: 'beginning', ...o.input },
+    config: { name: 'unit', topic: 't', exclude: [], startAt: 'beginning', ...defaultRecordSettings(), ...o.input },
     order: 0,
     registry,
     scanIntervalMs: o.scanIntervalMs ?? 10,
