@@ -10,9 +10,11 @@
 // Tuning: without flags(flow-control) syslog-ng drops messages once the
 // destination queue is full, so the log path has it; the flow-control window
 // (log-iw-size) defaults to 100 messages per source, far too small for
-// throughput: it is 10,000 per file here, and the destination queue
-// (log-fifo-size) holds every window. log-fetch-limit (messages read per poll
-// loop) goes from 100 to 1,000.
+// throughput: it is 10,000 messages here, or 1,000 per file when there are
+// more than 10 files (a first run with 10,000 per file held a window of
+// 1,000,000 messages for 100 files, and 380-450 MiB), and the destination
+// queue (log-fifo-size) holds twice the window. log-fetch-limit (messages
+// read per poll loop) goes from 100 to 1,000.
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -28,10 +30,10 @@ const LD_PATH = [
 ].join(':');
 const MODULES = join(PREFIX, 'usr', 'lib', 'syslog-ng', '3.38');
 
-export const SYSLOG_NG = { windowPerFile: 10_000, fetchLimit: 1_000 };
+export const SYSLOG_NG = { window: 10_000, minWindowPerFile: 1_000, fetchLimit: 1_000 };
 
 function config(input: RunInput): string {
-  const window = SYSLOG_NG.windowPerFile * input.files.length;
+  const window = Math.max(SYSLOG_NG.window, SYSLOG_NG.minWindowPerFile * input.files.length);
   const common = `flags(no-parse) log-iw-size(${window}) log-fetch-limit(${SYSLOG_NG.fetchLimit}) log-msg-size(65536)`;
   const source =
     input.files.length === 1
@@ -74,7 +76,7 @@ export function syslogNg(): Contender {
       return `syslog-ng ${revision} (Debian package, unpacked), system librdkafka`;
     },
     settings: (compression: Compression) => [
-      `source: file() (wildcard-file() for many files, max-files = their count), flags(no-parse), log-iw-size ${SYSLOG_NG.windowPerFile.toLocaleString('en-US')} per file (default 100), log-fetch-limit ${SYSLOG_NG.fetchLimit} (default 100), follow-freq at its default (1 s: a file at its end is checked again once a second)`,
+      `source: file() (wildcard-file() for many files, max-files = their count), flags(no-parse), log-iw-size max(${SYSLOG_NG.window.toLocaleString('en-US')}, ${SYSLOG_NG.minWindowPerFile.toLocaleString('en-US')} × files) (default 100), log-fetch-limit ${SYSLOG_NG.fetchLimit} (default 100), follow-freq at its default (1 s: a file at its end is checked again once a second)`,
       'log path: flags(flow-control) (without it syslog-ng drops when the queue is full)',
       `kafka-c: message("$MSG") (the line as read), log-fifo-size 2 × the window, config acks=all, compression.codec=${compression}, flush-timeout-on-shutdown 10000; sync-send off (default); librdkafka defaults otherwise`,
       'options: threaded(yes), stats-freq(0); run as `syslog-ng -F -f <conf> --module-path <dir> --persist-file --pidfile --control` in its own dir',

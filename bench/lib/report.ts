@@ -144,8 +144,8 @@ export function markdown(results: Results): string {
           r.skipped
             ? [title(r.contender), `skipped: ${r.skipped}`, '', '', '', '', '', '']
             : [
-                title(r.contender) + (r.note ? ` (${r.note})` : ''),
-                String(r.files),
+                title(r.contender),
+                String(r.files) + (r.note ? ` (${r.note})` : ''),
                 fmt(r.firstAckS, 3),
                 fmt(r.allAckS, 3),
                 fmt(r.cpuPctOfCore, 3),

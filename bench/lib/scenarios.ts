@@ -298,7 +298,7 @@ export async function idle(ctx: Context, contenders: Contender[], idleS: number,
         ...(warm.allAckS !== undefined ? { allAckS: warm.allAckS } : {}),
         loadBefore,
         loadAfter: '',
-        ...(n < watchedFiles ? { note: contender.limits } : {}),
+        ...(n < watchedFiles ? { note: 'follows one file' } : {}),
       };
       log(`${contender.name} idle: first ack ${fmt(warm.firstAckS, 3)} s, all ${n} files ${fmt(warm.allAckS, 3)} s after start`);
       started.push({ contender, running: warm.running, result, topic });
