@@ -64,13 +64,14 @@ interface Result {
 
 function kafkaConfig(topicPartitions: number): KafkaConfig {
   return {
+    client: 'native',
     brokers: args.brokers.split(','),
     clientId: 'bench',
     acks: 'all',
     partitioner: args.partitioner as PartitionerName,
     partition: 0,
     compression: args.compression as CompressionName,
-    idempotent: false,
+    idempotent: true,
     batchMaxBytes: 1024 * 1024,
     lingerMs: 5,
     requestTimeoutMs: 30_000,

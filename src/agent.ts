@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import type pino from 'pino';
 import { InflightBudget } from './budget.ts';
 import { CheckpointStore } from './checkpoint/store.ts';
-import type { Config, KafkaConfig } from './config/config.ts';
+import type { Config } from './config/config.ts';
 import { diffConfig, keepRestartOnly } from './config/diff.ts';
 import type { LoadResult } from './config/load.ts';
 import { ConfigReloader, type ApplyOutcome } from './config/reloader.ts';
@@ -23,9 +23,7 @@ import { HttpServer, type Liveness } from './http/server.ts';
 import { Input } from './input/input.ts';
 import { FileRegistry } from './input/registry.ts';
 import { Metrics } from './metrics.ts';
-import { verifyKafkajsPatches } from './sink/kafkajs.ts';
-import { KafkaSink } from './sink/kafka-sink.ts';
-import type { ManagedSink } from './sink/sink.ts';
+import { SinkFactory } from './sink/factory.ts';
 import { SinkSwitch } from './sink/sink-switch.ts';
 import { sleep } from './time.ts';
 
@@ -41,6 +39,8 @@ export interface AgentOptions {
   env?: NodeJS.ProcessEnv;
   /** Watch the configuration and apply changes (the agent); off in tests that drive apply() themselves. */
   reload?: boolean;
+  /** Builds producers; its client for config.kafka must be prepared (Agent.create does that). */
+  sinks?: SinkFactory;
 }
 
 export interface ShutdownResult {
@@ -73,7 +73,16 @@ export class Agent {
   private ready = false;
   private shuttingDown: Promise<ShutdownResult> | undefined;
   private configHash: string;
+  private readonly sinks: SinkFactory;
   httpPort: number | undefined;
+
+  /** An agent whose Kafka client is loaded (and, for kafkajs, verified: KafkajsPatchError). */
+  static async create(options: AgentOptions): Promise<Agent> {
+    const metrics = options.metrics ?? new Metrics({ defaultMetrics: true });
+    const sinks = options.sinks ?? new SinkFactory(options.logger, metrics);
+    await sinks.prepare(options.config.kafka.client);
+    return new Agent({ ...options, metrics, sinks });
+  }
 
   constructor(options: AgentOptions) {
     this.config = options.config;
@@ -82,7 +91,8 @@ export class Agent {
     this.configHash = hashConfig(this.config);
     this.budget = new InflightBudget(this.config.inflightMaxBytes);
     this.store = new CheckpointStore({ dir: this.config.checkpoint.dir, logger: this.logger, metrics: this.metrics });
-    this.sink = new SinkSwitch(this.createSink(this.config.kafka), this.logger);
+    this.sinks = options.sinks ?? new SinkFactory(this.logger, this.metrics);
+    this.sink = new SinkSwitch(this.sinks.create(this.config.kafka), this.logger);
     if (options.reload ?? true) {
       this.reloader = new ConfigReloader({
         path: options.configPath,
@@ -125,7 +135,6 @@ export class Agent {
   async start(): Promise<void> {
     const { config } = this;
     await this.store.load();
-    await verifyKafkajsPatches();
     if (config.http.port !== 0) {
       this.http = new HttpServer({
         host: config.http.host,
@@ -218,6 +227,8 @@ export class Agent {
       this.logger.info({ origin: result.origin, hash: this.configHash }, 'configuration unchanged');
       return 'unchanged';
     }
+    // Before anything changes: a client that cannot load rejects the whole update.
+    if (diff.kafkaChanged) await this.sinks.prepare(next.kafka.client);
     this.config = next;
     if (prev.logLevel !== next.logLevel) this.logger.level = next.logLevel;
 
@@ -243,7 +254,7 @@ export class Agent {
     this.registry.setDiscoveryDirs(new Set(this.inputs.flatMap((i) => i.watchRoots())));
 
     if (diff.kafkaChanged) {
-      const sink = this.createSink(next.kafka);
+      const sink = this.sinks.create(next.kafka);
       // Not awaited: the old producer drains in the background while the
       // new one queues; a later apply waits for it inside SinkSwitch.
       void this.sink
@@ -276,10 +287,6 @@ export class Agent {
       logger: this.logger,
       autoScan: true,
     });
-  }
-
-  private createSink(kafka: KafkaConfig): ManagedSink {
-    return new KafkaSink({ config: kafka, logger: this.logger.child({ component: 'kafka' }), metrics: this.metrics });
   }
 
   liveness(): Liveness {

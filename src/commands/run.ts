@@ -26,7 +26,14 @@ export async function runCommand(args: string[]): Promise<number> {
       'a key set in the configuration is overridden by the environment; the environment wins',
     );
   }
-  const agent = new Agent({ config, logger, configPath: loaded.path, configText: loaded.text, env: process.env });
+  let agent: Agent;
+  try {
+    agent = await Agent.create({ config, logger, configPath: loaded.path, configText: loaded.text, env: process.env });
+  } catch (err) {
+    const code = startFailure(err, logger);
+    exitWhenStuck(code, logger);
+    return code;
+  }
   // SIGHUP: read the configuration again now.
   process.on('SIGHUP', () => {
     logger.info({ signal: 'SIGHUP' }, 'reloading the configuration');

@@ -1,12 +1,13 @@
 // The validated, immutable configuration snapshot the agent runs on. Built
 // only by loadConfig(); everything downstream trusts these types.
 
-import type { ACKS, COMPRESSIONS, FORMATS, LOG_LEVELS, PARSES, PARTITIONERS, START_AT } from './schema.ts';
+import type { ACKS, CLIENTS, COMPRESSIONS, FORMATS, LOG_LEVELS, PARSES, PARTITIONERS, START_AT } from './schema.ts';
 
 export type StartAt = (typeof START_AT)[number];
 export type Acks = (typeof ACKS)[number];
 export type PartitionerName = (typeof PARTITIONERS)[number];
 export type CompressionName = (typeof COMPRESSIONS)[number];
+export type KafkaClientName = (typeof CLIENTS)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type FormatName = (typeof FORMATS)[number];
 export type ParseName = (typeof PARSES)[number];
@@ -32,6 +33,7 @@ export interface RecordSettings {
 }
 
 export interface KafkaConfig {
+  readonly client: KafkaClientName;
   readonly brokers: readonly string[];
   readonly clientId: string;
   readonly acks: Acks;

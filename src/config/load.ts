@@ -278,9 +278,6 @@ function crossCheck(raw: RawConfig, envs: Map<string, string>): ConfigProblem[] 
   if (raw.reader.maxLineBytes > raw.inflightMaxBytes) {
     problem('reader.maxLineBytes', `(${raw.reader.maxLineBytes}) must not exceed inflightMaxBytes (${raw.inflightMaxBytes})`);
   }
-  if (raw.kafka.idempotent && raw.kafka.acks !== 'all') {
-    problem('kafka.idempotent', `requires KAFKA_ACKS=all, got acks ${raw.kafka.acks}`);
-  }
   if (raw.shutdown.quietMs >= raw.shutdown.deadlineMs) {
     problem('shutdown.quietMs', `(${raw.shutdown.quietMs}) must be below shutdown.deadlineMs (${raw.shutdown.deadlineMs})`);
   }

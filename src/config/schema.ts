@@ -11,6 +11,7 @@ export const START_AT = ['beginning', 'end'] as const;
 export const ACKS = ['all', '1', '0'] as const;
 export const PARTITIONERS = ['hash', 'round-robin', 'random', 'manual'] as const;
 export const COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
+export const CLIENTS = ['native', 'kafkajs'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const MiB = 1024 * 1024;
@@ -293,6 +294,12 @@ function positiveInt(name: string) {
 
 export const schema = {
   kafka: {
+    client: {
+      doc: "Kafka client: native (LogAgent's own producer: up to 5 requests in flight per broker, one buffer per request; docs/native-producer.md) or kafkajs.",
+      format: CLIENTS as unknown as string[],
+      default: 'native',
+      env: 'KAFKA_CLIENT',
+    },
     brokers: {
       doc: 'Kafka bootstrap brokers, comma-separated host:port.',
       format: 'broker-list',
@@ -330,9 +337,9 @@ export const schema = {
       env: 'KAFKA_COMPRESSION',
     },
     idempotent: {
-      doc: 'Idempotent producer (only with acks=all): broker-side de-duplication of retried batches.',
+      doc: "Idempotent producer, in effect with acks=all only: the broker drops a retried batch it already has and keeps each partition's order with several requests in flight (Kafka's own producer default since 3.0).",
       format: Boolean,
-      default: false,
+      default: true,
       env: 'KAFKA_IDEMPOTENT',
     },
     batchMaxBytes: {

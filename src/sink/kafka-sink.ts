@@ -269,9 +269,9 @@ export class KafkaSink implements ManagedSink {
   private createProducer(): Producer {
     const producer = this.kafka.producer({
       createPartitioner: createPartitioner(this.config.partitioner, this.config.partition),
-      idempotent: this.config.idempotent,
+      idempotent: this.config.idempotent && this.config.acks === 'all',
       allowAutoTopicCreation: false,
-      retry: { retries: this.config.idempotent ? Number.MAX_SAFE_INTEGER : 2, initialRetryTime: 100, maxRetryTime: 1_000 },
+      retry: { retries: this.config.idempotent && this.config.acks === 'all' ? Number.MAX_SAFE_INTEGER : 2, initialRetryTime: 100, maxRetryTime: 1_000 },
     });
     producer.on(producer.events.DISCONNECT, () => {
       this.connected = false;

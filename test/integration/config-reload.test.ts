@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { defaultRecordSettings } from '../../src/config/schema.ts';
 import { ConfigMapDir } from './configmap-dir.ts';
 import {
   agentStarted,
@@ -280,7 +281,7 @@ test('check-config on a ConfigMap directory prints the effective inputs and name
     inputs: Array<{ name: string; topic: string; paths: string[]; startAt: string }>;
     kafka: { brokers: string[]; acks: string };
   };
-  assert.deepEqual(config.inputs, [{ name: 'web', topic: 'web_log', paths: ['/logs/web-*.log'], exclude: [], startAt: 'beginning' }]);
+  assert.deepEqual(config.inputs, [{ name: 'web', topic: 'web_log', paths: ['/logs/web-*.log'], exclude: [], startAt: 'beginning', ...defaultRecordSettings() }]);
   assert.deepEqual(config.kafka.brokers, ['k1:9092', 'k2:9092']);
   assert.equal(config.kafka.acks, 'all');
   assert.match(result.stderr, /kafka\.acks is set in .*config\.yaml and overridden by the environment \(KAFKA_ACKS\)/);

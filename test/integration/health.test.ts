@@ -138,11 +138,12 @@ test('every metric of the README table is exported from the start, and the histo
   assert.equal(await shipping.stop(), 0);
 });
 
-test('kafkajs loaded before the agent could replace its internals: the agent refuses to start and names what is not replaced', async () => {
+test('with KAFKA_CLIENT=kafkajs, kafkajs loaded before the agent could replace its internals: the agent refuses to start and names what is not replaced', async () => {
   // --require loads kafkajs before dist/cli.js runs, as a stray import would.
   const result = await promisify(execFile)(process.execPath, ['--require', 'kafkajs', CLI, 'run'], {
     env: {
       PATH: process.env.PATH ?? '',
+      KAFKA_CLIENT: 'kafkajs',
       LOGAGENT_TOPIC: 't',
       LOGAGENT_PATHS: '/nonexistent/*.log',
       LOGAGENT_HTTP_PORT: '0',

@@ -21,13 +21,14 @@ export interface LogLine {
 
 export function kafkaConfig(overrides: Partial<KafkaConfig> = {}): KafkaConfig {
   return {
+    client: 'native',
     brokers: brokers().split(','),
     clientId: 'logagent-native-test',
     acks: 'all',
     partitioner: 'hash',
     partition: 0,
     compression: 'none',
-    idempotent: false,
+    idempotent: true,
     batchMaxBytes: 256 * 1024,
     lingerMs: 5,
     requestTimeoutMs: 10_000,

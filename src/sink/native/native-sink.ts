@@ -26,7 +26,7 @@ import { Cluster } from './cluster.ts';
 import { BrokerConnection } from './connection.ts';
 import { nativeOptions, type NativeProducerOptions } from './options.ts';
 import { Producer, type RequestReport } from './producer.ts';
-import { truncatedHeader } from './record-batch.ts';
+import { LogagentHeaders } from './record-batch.ts';
 import { saslAuthenticator } from './sasl.ts';
 
 export interface NativeKafkaSinkOptions {
@@ -104,7 +104,7 @@ export class NativeKafkaSink implements ManagedSink {
         topicCreated: (topic, partitions, replicationFactor) =>
           this.logger.info({ topic, partitions, replicationFactor }, 'creating topic'),
       },
-      truncatedHeader,
+      new LogagentHeaders(),
     );
   }
 

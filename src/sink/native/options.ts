@@ -48,9 +48,8 @@ export function backoff(maxMs: number, random: () => number = Math.random): (fai
 
 /**
  * Native producer settings from the agent's configuration. Idempotence is on
- * whenever acks=all (KAFKA_IDEMPOTENT's default `false` describes kafkajs's
- * experimental mode; the native producer follows Kafka's own default), and
- * off otherwise, since the broker requires acks=all for it.
+ * when KAFKA_IDEMPOTENT (default true) and acks=all: the broker requires
+ * acks=all for it.
  */
 export function nativeOptions(config: KafkaConfig, overrides: Partial<NativeProducerOptions> = {}): NativeProducerOptions {
   const acks = config.acks === 'all' ? -1 : config.acks === '0' ? 0 : 1;
@@ -58,7 +57,7 @@ export function nativeOptions(config: KafkaConfig, overrides: Partial<NativeProd
     brokers: config.brokers,
     clientId: config.clientId,
     acks,
-    idempotent: acks === -1,
+    idempotent: config.idempotent && acks === -1,
     partitioner: config.partitioner,
     partition: config.partition,
     compression: config.compression,

@@ -37,8 +37,14 @@ export class LinePartitioner {
     switch (this.name) {
       case 'manual':
         return whole(this.manualPartition);
-      case 'hash':
-        return whole(batch.key === null ? 0 : this.hash(batch.key) % partitions);
+      case 'hash': {
+        if (!batch.hasRecordKeys) return whole(batch.key === null ? 0 : this.hash(batch.key) % partitions);
+        // A key per record (key: field:<name>): each record where its key hashes.
+        return group(batch, partitions, (i) => {
+          const key = batch.keyAt(i);
+          return key === null ? 0 : this.hash(key) % partitions;
+        });
+      }
       case 'round-robin': {
         const start = this.roundRobin.get(batch.topic) ?? 0;
         this.roundRobin.set(batch.topic, (start + batch.count) % partitions);

@@ -16,7 +16,7 @@
 
 import type { CompressionName } from '../../config/config.ts';
 import { CODEC_IDS, compress } from '../compression.ts';
-import type { LineBatch } from '../line-batch.ts';
+import { OFFSET_HEADER, SOURCE_HEADER, TRUNCATED_HEADER, type LineBatch } from '../line-batch.ts';
 import { crc32c } from './crc32c.ts';
 import { uvarintSize, varintSize, Writer } from './wire.ts';
 
@@ -45,37 +45,87 @@ export interface Stamp {
 
 export const NO_STAMP: Stamp = { producerId: -1, producerEpoch: -1, baseSequence: -1 };
 
-/**
- * The headers of each record. Today one: `logagent.truncated: true` on a
- * line that was cut; issue 11 adds a source id and an offset per record by
- * giving the producer another implementation.
- */
+/** The headers of each record, sized and written without an object per record. */
 export interface RecordHeaders {
   /** Bytes of line i's header section: the count varint and every header. */
   size(batch: LineBatch, i: number): number;
   write(w: Writer, batch: LineBatch, i: number): void;
 }
 
-export const TRUNCATED_HEADER = 'logagent.truncated';
+export { TRUNCATED_HEADER };
 const TRUNCATED_KEY = Buffer.from(TRUNCATED_HEADER);
 const TRUNCATED_VALUE = Buffer.from('true');
-const TRUNCATED_SECTION_BYTES =
-  1 + varintSize(TRUNCATED_KEY.length) + TRUNCATED_KEY.length + varintSize(TRUNCATED_VALUE.length) + TRUNCATED_VALUE.length;
+const TRUNCATED_BYTES = varintSize(TRUNCATED_KEY.length) + TRUNCATED_KEY.length + varintSize(TRUNCATED_VALUE.length) + TRUNCATED_VALUE.length;
+const SOURCE_KEY = Buffer.from(SOURCE_HEADER);
+const OFFSET_KEY = Buffer.from(OFFSET_HEADER);
 
-export const truncatedHeader: RecordHeaders = {
-  size: (batch, i) => (batch.isTruncated(i) ? TRUNCATED_SECTION_BYTES : 1),
-  write(w, batch, i) {
-    if (!batch.isTruncated(i)) {
-      w.buf[w.offset++] = 0;
-      return;
+/** Decimal digits of a non-negative integer (an offset). */
+function digits(n: number): number {
+  let d = 1;
+  while (n >= 10) {
+    n = Math.floor(n / 10);
+    d++;
+  }
+  return d;
+}
+
+/**
+ * Every record's headers: the route's static headers, logagent.source (the
+ * file content's stable id) and logagent.offset (the line's byte offset, in
+ * decimal), and logagent.truncated: true on a record that was cut. The
+ * offset's digits are written straight into the request buffer.
+ */
+export class LogagentHeaders implements RecordHeaders {
+  private readonly sources = new KeyCache();
+
+  size(batch: LineBatch, i: number): number {
+    const statics = batch.headers ?? [];
+    const source = this.sources.get(batch.source) as Buffer;
+    const offsetDigits = digits(batch.lineOffset(i));
+    const truncated = batch.isTruncated(i);
+    let n = varintSize(statics.length + 2 + (truncated ? 1 : 0));
+    for (const [k, v] of statics) n += sizedBytes(Buffer.byteLength(k)) + sizedBytes(v.length);
+    n += sizedBytes(SOURCE_KEY.length) + sizedBytes(source.length);
+    n += sizedBytes(OFFSET_KEY.length) + sizedBytes(offsetDigits);
+    if (truncated) n += TRUNCATED_BYTES;
+    return n;
+  }
+
+  write(w: Writer, batch: LineBatch, i: number): void {
+    const statics = batch.headers ?? [];
+    const truncated = batch.isTruncated(i);
+    w.varint(statics.length + 2 + (truncated ? 1 : 0));
+    for (const [k, v] of statics) {
+      const key = this.sources.get(k) as Buffer;
+      w.varint(key.length);
+      w.raw(key);
+      w.varint(v.length);
+      w.raw(v);
     }
-    w.varint(1);
-    w.varint(TRUNCATED_KEY.length);
-    w.raw(TRUNCATED_KEY);
-    w.varint(TRUNCATED_VALUE.length);
-    w.raw(TRUNCATED_VALUE);
-  },
-};
+    const source = this.sources.get(batch.source) as Buffer;
+    w.varint(SOURCE_KEY.length);
+    w.raw(SOURCE_KEY);
+    w.varint(source.length);
+    w.raw(source);
+    w.varint(OFFSET_KEY.length);
+    w.raw(OFFSET_KEY);
+    const offset = batch.lineOffset(i);
+    const d = digits(offset);
+    w.varint(d);
+    let rest = offset;
+    for (let p = w.offset + d - 1; p >= w.offset; p--) {
+      w.buf[p] = 0x30 + (rest % 10);
+      rest = Math.floor(rest / 10);
+    }
+    w.offset += d;
+    if (truncated) {
+      w.varint(TRUNCATED_KEY.length);
+      w.raw(TRUNCATED_KEY);
+      w.varint(TRUNCATED_VALUE.length);
+      w.raw(TRUNCATED_VALUE);
+    }
+  }
+}
 
 /** UTF-8 bytes of batch keys; every line of a file has the same key, so this is hit once per batch. */
 export class KeyCache {
@@ -115,14 +165,16 @@ export function measureRecords(slices: readonly Slice[], headers: RecordHeaders,
   let delta = 0;
   for (const s of slices) {
     const batch = s.batch;
-    const key = keys.get(batch.key);
-    const keySize = key === null ? 1 : sizedBytes(key.length);
-    const fixed = 1 + varintSize(batch.readAt - firstTimestamp) + keySize;
+    const perRecordKeys = batch.hasRecordKeys;
+    let key = keys.get(batch.key);
+    const tsSize = 1 + varintSize(batch.readAt - firstTimestamp);
     if (batch.readAt > maxTimestamp) maxTimestamp = batch.readAt;
     for (let k = s.from; k < s.to; k++) {
       const i = lineOf(s, k);
+      if (perRecordKeys) key = keys.get(batch.keyAt(i));
+      const keySize = key === null ? 1 : sizedBytes(key.length);
       const valueLength = batch.valueLength(i);
-      const body = fixed + varintSize(delta) + sizedBytes(valueLength) + headers.size(batch, i);
+      const body = tsSize + keySize + varintSize(delta) + sizedBytes(valueLength) + headers.size(batch, i);
       bytes += uvarintSize(body * 2) + body;
       payload += valueLength + (key === null ? 0 : key.length);
       delta++;
@@ -136,17 +188,19 @@ export function writeRecords(w: Writer, slices: readonly Slice[], layout: Record
   let delta = 0;
   for (const s of slices) {
     const batch = s.batch;
-    const key = keys.get(batch.key);
-    const keySize = key === null ? 1 : sizedBytes(key.length);
+    const perRecordKeys = batch.hasRecordKeys;
+    let key = keys.get(batch.key);
     const tsDelta = batch.readAt - layout.firstTimestamp;
-    const fixed = 1 + varintSize(tsDelta) + keySize;
+    const tsSize = 1 + varintSize(tsDelta);
     const source = batch.buffer;
     for (let k = s.from; k < s.to; k++) {
       const i = lineOf(s, k);
+      if (perRecordKeys) key = keys.get(batch.keyAt(i));
+      const keySize = key === null ? 1 : sizedBytes(key.length);
       const start = batch.start(i);
       const end = batch.ends[i] as number;
       const length = batch.valueLength(i);
-      const body = fixed + varintSize(delta) + sizedBytes(length) + headers.size(batch, i);
+      const body = tsSize + keySize + varintSize(delta) + sizedBytes(length) + headers.size(batch, i);
       w.varint(body);
       buf[w.offset++] = 0; // record attributes: unused
       w.varlong(tsDelta);

@@ -11,7 +11,7 @@ import type { BrokerConnection } from '../../../../src/sink/native/connection.ts
 import { nativeOptions, type NativeProducerOptions } from '../../../../src/sink/native/options.ts';
 import type { ProduceRequest, ProduceResponse } from '../../../../src/sink/native/produce.ts';
 import { Producer, type RequestReport } from '../../../../src/sink/native/producer.ts';
-import { truncatedHeader } from '../../../../src/sink/native/record-batch.ts';
+import { LogagentHeaders } from '../../../../src/sink/native/record-batch.ts';
 import type { Api, MetadataResponse } from '../../../../src/sink/native/protocol.ts';
 import { Writer } from '../../../../src/sink/native/wire.ts';
 import { lineBatches, RecordingOwner } from '../../../support/line-batches.ts';
@@ -68,13 +68,14 @@ function setup(overrides: Partial<NativeProducerOptions> = {}) {
   const reports: RequestReport[] = [];
   const options = nativeOptions(
     {
+      client: 'native',
       brokers: ['fake:1'],
       clientId: 'test',
       acks: 'all',
       partitioner: 'hash',
       partition: 0,
       compression: 'none',
-      idempotent: false,
+      idempotent: true,
       batchMaxBytes: 200,
       lingerMs: 0,
       requestTimeoutMs: 1000,
@@ -102,7 +103,7 @@ function setup(overrides: Partial<NativeProducerOptions> = {}) {
       tooLarge: () => undefined,
       topicCreated: () => undefined,
     },
-    truncatedHeader,
+    new LogagentHeaders(),
   );
   return { connection, producer, owner, reports };
 }

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import type { CompressionName } from '../../../../src/config/config.ts';
 import type { LineBatch } from '../../../../src/sink/line-batch.ts';
 import { Produce } from '../../../../src/sink/native/produce.ts';
-import { encodeBatch, KeyCache, truncatedHeader, type Slice, type Stamp } from '../../../../src/sink/native/record-batch.ts';
+import { encodeBatch, KeyCache, LogagentHeaders, type Slice, type Stamp } from '../../../../src/sink/native/record-batch.ts';
 import { Sizer, Writer } from '../../../../src/sink/native/wire.ts';
 import { lineBatches, RecordingOwner } from '../../../support/line-batches.ts';
 import { kafkajsDecodeBatch, kafkajsProduceV3, long } from './kafkajs-internals.ts';
@@ -50,13 +50,14 @@ function messages(batches: readonly LineBatch[]): unknown[] {
       key: b.key,
       value: b.value(i),
       timestamp: b.readAt,
-      ...(b.isTruncated(i) ? { headers: { 'logagent.truncated': 'true' } } : {}),
+      // Every header, in our order: static ones, logagent.source, logagent.offset, logagent.truncated.
+      headers: Object.fromEntries(b.headersAt(i).map(([k, v]) => [k, v])),
     })),
   );
 }
 
 async function ourProduceV3(topic: string, partition: number, codec: CompressionName, i: Input): Promise<Buffer> {
-  const batch = await encodeBatch(codec, { slices: slices(i.batches), stamp: i.stamp }, truncatedHeader, new KeyCache());
+  const batch = await encodeBatch(codec, { slices: slices(i.batches), stamp: i.stamp }, new LogagentHeaders(), new KeyCache());
   const req = { acks: -1, timeoutMs: 30_000, topics: [{ name: topic, topicId: Buffer.alloc(16), partitions: [{ partition, batch }] }] };
   const sizer = new Sizer();
   Produce.encode(sizer, 3, req);
@@ -97,7 +98,7 @@ for (const codec of ['gzip', 'snappy', 'lz4', 'zstd'] as const) {
   test(`a ${codec} record batch decodes with kafkajs to the same records, keys, headers and timestamps`, async () => {
     await fc.assert(
       fc.asyncProperty(input, async (i) => {
-        const batch = await encodeBatch(codec, { slices: slices(i.batches), stamp: i.stamp }, truncatedHeader, new KeyCache());
+        const batch = await encodeBatch(codec, { slices: slices(i.batches), stamp: i.stamp }, new LogagentHeaders(), new KeyCache());
         const w = new Writer(Buffer.alloc(batch.size));
         batch.write(w);
         const decoded = await kafkajsDecodeBatch(w.buf);
@@ -105,7 +106,7 @@ for (const codec of ['gzip', 'snappy', 'lz4', 'zstd'] as const) {
           key: string | null;
           value: Buffer;
           timestamp: number;
-          headers?: Record<string, string>;
+          headers?: Record<string, Buffer>;
         }>;
         assert.equal(decoded.records.length, expected.length);
         assert.equal(Number(decoded.producerId), i.stamp.producerId);
@@ -118,7 +119,10 @@ for (const codec of ['gzip', 'snappy', 'lz4', 'zstd'] as const) {
           assert.equal(r.key === null ? null : r.key.toString(), e.key);
           assert.equal(Number(r.timestamp), e.timestamp);
           assert.equal(r.offset, String(k));
-          assert.deepEqual(Object.fromEntries(Object.entries(r.headers).map(([h, v]) => [h, v.toString()])), e.headers ?? {});
+          assert.deepEqual(
+            Object.fromEntries(Object.entries(r.headers).map(([h, v]) => [h, v.toString()])),
+            Object.fromEntries(Object.entries(e.headers ?? {}).map(([h, v]) => [h, v.toString()])),
+          );
         });
       }),
       { numRuns: 40 },
@@ -132,7 +136,7 @@ test('a cut line is written cut and marked truncated; the rest of its batch is u
   const encoded = await encodeBatch(
     'none',
     { slices: slices([batch!]), stamp: { producerId: -1, producerEpoch: -1, baseSequence: -1 } },
-    truncatedHeader,
+    new LogagentHeaders(),
     new KeyCache(),
   );
   const w = new Writer(Buffer.alloc(encoded.size));
@@ -141,9 +145,9 @@ test('a cut line is written cut and marked truncated; the rest of its batch is u
   assert.deepEqual(
     decoded.records.map((r) => [r.value?.toString(), Object.keys(r.headers)]),
     [
-      ['aaaa', []],
-      ['bbbbbb', ['logagent.truncated']],
-      ['cc', []],
+      ['aaaa', ['logagent.source', 'logagent.offset']],
+      ['bbbbbb', ['logagent.source', 'logagent.offset', 'logagent.truncated']],
+      ['cc', ['logagent.source', 'logagent.offset']],
     ],
   );
 });
