@@ -12,9 +12,12 @@
 #
 # Usage: scripts/kafka-local.sh COMMAND
 #   fetch                     resolve the jars into .cache/kafka/lib (CI warm-up)
-#   start [--brokers 1|3]     fresh cluster (formats storage); no-op if already
+#   start [--brokers 1|3] [--secure]
+#                             fresh cluster (formats storage); no-op if already
 #                             running with that shape. Last stdout line is the
-#                             bootstrap list, e.g. 127.0.0.1:9092
+#                             bootstrap list (the plaintext listener), e.g.
+#                             127.0.0.1:9092. --secure (or KAFKA_LOCAL_SECURE=1)
+#                             adds the secured listeners, see below
 #   stop                      SIGTERM, up to 20 s, then SIGKILL; pid files removed
 #   status                    running/stopped per node; exit 0 if all run, else 3
 #   bootstrap                 print the bootstrap list of the recorded cluster
@@ -23,9 +26,33 @@
 #   run-class CLASS [ARGS]    run a Kafka tool class on the same classpath, e.g.
 #                             run-class org.apache.kafka.tools.TopicCommand --list
 #                               --bootstrap-server 127.0.0.1:9092
+#   secure-env                print the secured cluster's facts as KEY=VALUE lines
+#                             (listeners, CA, client certificate, user, password file)
+#   client-cert DIR [CN]      issue a new client certificate signed by the run's CA:
+#                             DIR/client.crt and DIR/client.key (PKCS#8), for
+#                             certificate rotation tests
 # Every node is broker+controller; 3 nodes form a 3-voter controller quorum.
 # Progress goes to stderr; only bootstrap lists (and status/run-class output)
 # go to stdout.
+#
+# Secured mode (opt-in; the default cluster stays plaintext only). Beside the
+# PLAINTEXT listener (inter-broker traffic and test consumers stay on it),
+# node N gets:
+#   SASL_SSL        port+10+N  PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER
+#   SSL             port+20+N  TLS with a required client certificate (mTLS)
+#   SASL_PLAINTEXT  port+30+N  the same SASL mechanisms without TLS
+# Made at every start, in the run dir's secure/ (mode 0700):
+#   ca.crt, ca.key              a throwaway CA (openssl)
+#   broker.pem                  the brokers' key and certificate, SAN
+#                               IP:127.0.0.1 and DNS:localhost
+#   client.crt, client.key      a client certificate (CN=logagent-client)
+#   password                    the SASL user's password
+# The user (KAFKA_LOCAL_SASL_USER) exists for PLAIN (in the listeners' JAAS
+# config) and for both SCRAM mechanisms (added when the storage is formatted,
+# `kafka-storage format --add-scram`). OAUTHBEARER uses Kafka's unsecured
+# validator, the broker's default when no validator class is configured: it
+# accepts an unsigned JWT (header {"alg":"none"}) whose `sub` names the
+# principal and whose `exp` is in the future. For tests only.
 #
 # Environment:
 #   KAFKA_LOCAL_PORT             first broker port (9092); brokers on +0,+1,+2
@@ -35,6 +62,9 @@
 #   KAFKA_LOCAL_STOP_TIMEOUT     seconds between SIGTERM and SIGKILL (20)
 #   KAFKA_LOCAL_PROPS            extra server properties, whitespace-separated
 #                                k=v pairs, appended to every node's config
+#   KAFKA_LOCAL_SECURE           1: start in secured mode (as --secure)
+#   KAFKA_LOCAL_SASL_USER        SASL user of secured mode (logagent)
+#   KAFKA_LOCAL_SASL_PASSWORD    its password (default: random); letters, digits, . _ - only
 #   KAFKA_HEAP                   heap flags per node (-Xmx512m; 3 nodes -Xmx384m)
 #   KAFKA_LOCAL_JVM_OPTS         replaces the default GC/JIT flags
 #   JAVA_HOME                    used when set, else `java` from PATH
@@ -56,6 +86,8 @@ BROKERS=""
 BASE_PORT=""
 CTRL_PORT=""
 CLUSTER_ID=""
+SECURE=0
+SASL_USER=""
 
 log() { printf 'kafka-local: %s\n' "$*" >&2; }
 # Nodes that a failing start/start-node launched: killed by die() so that a
@@ -72,7 +104,7 @@ die() {
   fi
   exit 1
 }
-need() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found on PATH (needs: java 17+, mvn)"; }
+need() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found on PATH (needs: java 17+, mvn; openssl for --secure)"; }
 
 # ---------------------------------------------------------------- jars
 pom_stamp() { sha256sum "$POM" | cut -d' ' -f1; }
@@ -148,10 +180,14 @@ node_dir() { echo "$RUN_DIR/node$1"; }
 pid_file() { echo "$RUN_DIR/node$1/kafka.pid"; }
 broker_port() { echo $((BASE_PORT + $1)); }
 ctrl_port() { echo $((CTRL_PORT + $1)); }
+sasl_ssl_port() { echo $((BASE_PORT + 10 + $1)); }
+ssl_port() { echo $((BASE_PORT + 20 + $1)); }
+sasl_plain_port() { echo $((BASE_PORT + 30 + $1)); }
+secure_dir() { echo "$RUN_DIR/secure"; }
 
 bootstrap_list() {
-  local i out=""
-  for ((i = 0; i < BROKERS; i++)); do out+="${out:+,}127.0.0.1:$(broker_port "$i")"; done
+  local i out="" port_of="${1:-broker_port}"
+  for ((i = 0; i < BROKERS; i++)); do out+="${out:+,}127.0.0.1:$("$port_of" "$i")"; done
   echo "$out"
 }
 
@@ -188,9 +224,9 @@ write_node_config() {
 # Generated by scripts/kafka-local.sh; rewritten on every start.
 node.id=$i
 process.roles=broker,controller
-listeners=PLAINTEXT://127.0.0.1:$(broker_port "$i"),CONTROLLER://127.0.0.1:$(ctrl_port "$i")
-advertised.listeners=PLAINTEXT://127.0.0.1:$(broker_port "$i")
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=PLAINTEXT://127.0.0.1:$(broker_port "$i"),CONTROLLER://127.0.0.1:$(ctrl_port "$i")$(secure_listeners "$i")
+advertised.listeners=PLAINTEXT://127.0.0.1:$(broker_port "$i")$(secure_listeners "$i")
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT$([[ "$SECURE" == 1 ]] && echo ",SASL_SSL:SASL_SSL,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT")
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
 controller.quorum.voters=$voters
@@ -212,6 +248,7 @@ num.network.threads=2
 num.io.threads=4
 num.recovery.threads.per.data.dir=1
 EOF
+  [[ "$SECURE" == 1 ]] && write_secure_config >>"$dir/server.properties"
   if [[ -n "${KAFKA_LOCAL_PROPS:-}" ]]; then
     echo "# KAFKA_LOCAL_PROPS" >>"$dir/server.properties"
     for extra in $KAFKA_LOCAL_PROPS; do echo "$extra" >>"$dir/server.properties"; done
@@ -233,11 +270,102 @@ EOF
 EOF
 }
 
+# ---------------------------------------------------------------- secured mode
+# ",SASL_SSL://...,SSL://...,SASL_PLAINTEXT://..." for node N in secured mode.
+secure_listeners() {
+  [[ "$SECURE" == 1 ]] || return 0
+  printf ',SASL_SSL://127.0.0.1:%s,SSL://127.0.0.1:%s,SASL_PLAINTEXT://127.0.0.1:%s' \
+    "$(sasl_ssl_port "$1")" "$(ssl_port "$1")" "$(sasl_plain_port "$1")"
+}
+
+write_secure_config() {
+  local sd pw l m
+  sd="$(secure_dir)"
+  pw="$(cat "$sd/password")"
+  cat <<EOF
+# Secured mode (--secure): TLS from PEM files, SASL users for tests.
+ssl.keystore.type=PEM
+ssl.keystore.location=$sd/broker.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$sd/ca.crt
+listener.name.ssl.ssl.client.auth=required
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER
+EOF
+  for l in sasl_ssl sasl_plaintext; do
+    echo "listener.name.$l.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$SASL_USER=\"$pw\";"
+    for m in scram-sha-256 scram-sha-512; do
+      echo "listener.name.$l.$m.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
+    done
+    # No server callback handler configured: Kafka's unsecured JWT validator.
+    echo "listener.name.$l.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub=\"kafka\";"
+  done
+}
+
+# A key and a certificate signed by the run's CA: $1 output prefix, $2 CN, $3 extensions.
+issue_cert() {
+  local out="$1" cn="$2" ext="$3" sd
+  sd="$(secure_dir)"
+  openssl req -new -newkey rsa:2048 -nodes -keyout "$out.key.tmp" -subj "/CN=$cn" -out "$out.csr" 2>/dev/null ||
+    die "openssl could not make a key for $cn"
+  # Kafka's PEM keystore wants PKCS#8; Node reads it too.
+  openssl pkcs8 -topk8 -nocrypt -in "$out.key.tmp" -out "$out.key" || die "openssl could not convert the key of $cn"
+  printf '%s\n' "$ext" >"$out.ext"
+  openssl x509 -req -in "$out.csr" -CA "$sd/ca.crt" -CAkey "$sd/ca.key" -CAcreateserial \
+    -days 30 -sha256 -extfile "$out.ext" -out "$out.crt" 2>/dev/null || die "openssl could not sign the certificate of $cn"
+  rm -f "$out.key.tmp" "$out.csr" "$out.ext"
+  chmod 600 "$out.key"
+}
+
+# CA, broker and client certificates and the SASL password: new at every start.
+make_secure_material() {
+  local sd pw
+  sd="$(secure_dir)"
+  rm -rf "$sd"
+  mkdir -p "$sd"
+  chmod 700 "$sd"
+  pw="${KAFKA_LOCAL_SASL_PASSWORD:-$(head -c 18 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')}"
+  [[ "$pw" =~ ^[A-Za-z0-9._-]+$ ]] || die "KAFKA_LOCAL_SASL_PASSWORD may hold letters, digits, . _ - only"
+  [[ "$SASL_USER" =~ ^[A-Za-z0-9._-]+$ ]] || die "KAFKA_LOCAL_SASL_USER may hold letters, digits, . _ - only"
+  (umask 077 && printf '%s' "$pw" >"$sd/password")
+  log "secured mode: making a CA and certificates with openssl in $sd"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$sd/ca.key" -subj "/CN=kafka-local test CA" \
+    -days 30 -sha256 -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -out "$sd/ca.crt" 2>/dev/null || die "openssl could not make the CA"
+  chmod 600 "$sd/ca.key"
+  issue_cert "$sd/broker" localhost "subjectAltName=IP:127.0.0.1,DNS:localhost
+extendedKeyUsage=serverAuth,clientAuth"
+  cat "$sd/broker.key" "$sd/broker.crt" >"$sd/broker.pem"
+  chmod 600 "$sd/broker.pem"
+  issue_cert "$sd/client" logagent-client "extendedKeyUsage=clientAuth"
+}
+
+write_secure_env() {
+  local sd
+  sd="$(secure_dir)"
+  cat >"$RUN_DIR/secure.env" <<EOF
+KAFKA_LOCAL_PLAINTEXT=$(bootstrap_list)
+KAFKA_LOCAL_SASL_SSL=$(bootstrap_list sasl_ssl_port)
+KAFKA_LOCAL_SSL=$(bootstrap_list ssl_port)
+KAFKA_LOCAL_SASL_PLAINTEXT=$(bootstrap_list sasl_plain_port)
+KAFKA_LOCAL_CA_FILE=$sd/ca.crt
+KAFKA_LOCAL_CLIENT_CERT_FILE=$sd/client.crt
+KAFKA_LOCAL_CLIENT_KEY_FILE=$sd/client.key
+KAFKA_LOCAL_SASL_USER=$SASL_USER
+KAFKA_LOCAL_SASL_PASSWORD_FILE=$sd/password
+EOF
+}
+
 format_storage() {
   local i pids=() rc=0
+  local scram=()
+  if [[ "$SECURE" == 1 ]]; then
+    local pw
+    pw="$(cat "$(secure_dir)/password")"
+    scram=(--add-scram "SCRAM-SHA-256=[name=\"$SASL_USER\",password=\"$pw\"]" --add-scram "SCRAM-SHA-512=[name=\"$SASL_USER\",password=\"$pw\"]")
+  fi
   log "formatting KRaft storage (cluster id $CLUSTER_ID)"
   for ((i = 0; i < BROKERS; i++)); do
-    run_tool kafka.tools.StorageTool format --cluster-id "$CLUSTER_ID" \
+    run_tool kafka.tools.StorageTool format --cluster-id "$CLUSTER_ID" "${scram[@]}" \
       --config "$(node_dir "$i")/server.properties" >"$(node_dir "$i")/format.log" 2>&1 9>&- &
     pids+=("$!")
   done
@@ -416,27 +544,30 @@ cmd_fetch() {
 }
 
 cmd_start() {
-  local want=1
+  local want=1 want_secure="${KAFKA_LOCAL_SECURE:-0}"
   while (($#)); do
     case "$1" in
       --brokers) want="${2:-}"; shift 2 || die "--brokers needs a value" ;;
       --brokers=*) want="${1#*=}"; shift ;;
+      --secure) want_secure=1; shift ;;
       *) die "start: unknown argument '$1'" ;;
     esac
   done
   [[ "$want" == 1 || "$want" == 3 ]] || die "--brokers must be 1 or 3 (got '$want')"
+  [[ "$want_secure" == 0 || "$want_secure" == 1 ]] || die "KAFKA_LOCAL_SECURE must be 0 or 1 (got '$want_secure')"
   local want_port="${KAFKA_LOCAL_PORT:-9092}"
   local want_ctrl="${KAFKA_LOCAL_CONTROLLER_PORT:-$((want_port + 100))}"
   [[ "$want_port" =~ ^[0-9]+$ && "$want_ctrl" =~ ^[0-9]+$ ]] || die "ports must be numbers"
 
   need "$JAVA"
+  [[ "$want_secure" == 1 ]] && need openssl
   ensure_lib
   lock_run_dir
 
   if load_state; then
     local i up=0
     for ((i = 0; i < BROKERS; i++)); do node_alive "$i" && up=$((up + 1)); done
-    if ((up == BROKERS)) && [[ "$BROKERS" == "$want" && "$BASE_PORT" == "$want_port" && "$CTRL_PORT" == "$want_ctrl" ]]; then
+    if ((up == BROKERS)) && [[ "$BROKERS" == "$want" && "$BASE_PORT" == "$want_port" && "$CTRL_PORT" == "$want_ctrl" && "$SECURE" == "$want_secure" ]]; then
       log "already running ($BROKERS node(s)); logs: $(for ((i = 0; i < BROKERS; i++)); do printf '%s ' "$(node_dir "$i")/server.log"; done)"
       bootstrap_list
       return 0
@@ -451,16 +582,21 @@ cmd_start() {
   BASE_PORT="$want_port"
   CTRL_PORT="$want_ctrl"
   CLUSTER_ID="$(new_cluster_id)"
-  local i p
+  SECURE="$want_secure"
+  SASL_USER="${KAFKA_LOCAL_SASL_USER:-logagent}"
+  local i p ports
   for ((i = 0; i < BROKERS; i++)); do
-    for p in "$(broker_port "$i")" "$(ctrl_port "$i")"; do
+    ports="$(broker_port "$i") $(ctrl_port "$i")"
+    [[ "$SECURE" == 1 ]] && ports+=" $(sasl_ssl_port "$i") $(ssl_port "$i") $(sasl_plain_port "$i")"
+    for p in $ports; do
       port_open "$p" && die "port $p on 127.0.0.1 is already in use by another process (set KAFKA_LOCAL_PORT / KAFKA_LOCAL_CONTROLLER_PORT)"
     done
   done
 
-  rm -rf "$RUN_DIR"/node*
-  printf 'BROKERS=%s\nBASE_PORT=%s\nCTRL_PORT=%s\nCLUSTER_ID=%s\n' \
-    "$BROKERS" "$BASE_PORT" "$CTRL_PORT" "$CLUSTER_ID" >"$STATE"
+  rm -rf "$RUN_DIR"/node* "$RUN_DIR/secure.env"
+  printf 'BROKERS=%s\nBASE_PORT=%s\nCTRL_PORT=%s\nCLUSTER_ID=%s\nSECURE=%s\nSASL_USER=%s\n' \
+    "$BROKERS" "$BASE_PORT" "$CTRL_PORT" "$CLUSTER_ID" "$SECURE" "$SASL_USER" >"$STATE"
+  [[ "$SECURE" == 1 ]] && make_secure_material
   for ((i = 0; i < BROKERS; i++)); do write_node_config "$i"; done
   format_storage || die "storage format failed"
   local t0=$SECONDS
@@ -474,6 +610,10 @@ cmd_start() {
   CLEANUP_NODES=""
   log "cluster up in $((SECONDS - t0))s with $BROKERS broker(s) registered"
   for ((i = 0; i < BROKERS; i++)); do log "log: $(node_dir "$i")/server.log"; done
+  if [[ "$SECURE" == 1 ]]; then
+    write_secure_env
+    log "secured listeners: SASL_SSL $(bootstrap_list sasl_ssl_port), SSL (client certificate) $(bootstrap_list ssl_port), SASL_PLAINTEXT $(bootstrap_list sasl_plain_port); details: $RUN_DIR/secure.env"
+  fi
   bootstrap_list
 }
 
@@ -544,6 +684,27 @@ cmd_bootstrap() {
   bootstrap_list
 }
 
+cmd_secure_env() {
+  load_state || die "no cluster recorded in $RUN_DIR"
+  [[ "$SECURE" == 1 && -f "$RUN_DIR/secure.env" ]] || die "the cluster in $RUN_DIR is not in secured mode (start --secure)"
+  cat "$RUN_DIR/secure.env"
+}
+
+cmd_client_cert() {
+  local out="${1:-}" cn="${2:-logagent-client}"
+  [[ -n "$out" ]] || die "client-cert needs an output directory"
+  [[ "$cn" =~ ^[A-Za-z0-9._-]+$ ]] || die "the CN may hold letters, digits, . _ - only"
+  load_state || die "no cluster recorded in $RUN_DIR"
+  [[ "$SECURE" == 1 && -f "$(secure_dir)/ca.key" ]] || die "the cluster in $RUN_DIR is not in secured mode (start --secure)"
+  need openssl
+  mkdir -p "$out"
+  # The CA's serial file is shared by concurrent callers.
+  exec 9>"$RUN_DIR/.cert-lock"
+  flock 9
+  issue_cert "$out/client" "$cn" "extendedKeyUsage=clientAuth"
+  log "issued $out/client.crt and $out/client.key (CN=$cn)"
+}
+
 cmd_run_class() {
   (($#)) || die "run-class needs a class name"
   need "$JAVA"
@@ -566,6 +727,8 @@ main() {
     start-node) cmd_start_node "$@" ;;
     kill-node) cmd_kill_node "$@" ;;
     run-class) cmd_run_class "$@" ;;
+    secure-env) cmd_secure_env ;;
+    client-cert) cmd_client_cert "$@" ;;
     -h | --help | help) usage ;;
     *)
       usage
