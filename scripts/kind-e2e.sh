@@ -2,16 +2,23 @@
 # kind-e2e.sh: LogAgent's image and chart end to end in a kind cluster, for a
 # user's CI (.github/workflows/kind.yml runs it) or a laptop with docker.
 # kind cannot run on the project's own machines (its node image cannot be
-# pulled there), so every step below is one the local suite also does:
+# pulled there); their local twin is scripts/k8s-local.sh start --node, and
+# every test file below runs there too:
 #
 #   1. a kind cluster (KIND_NODE_IMAGE picks its Kubernetes version, >= 1.29)
-#   2. the image from the Dockerfile, `kind load`ed (pods use pullPolicy Never)
-#   3. a one-broker Kafka (KRaft) from test/kind/kafka.yaml
+#      from test/kind/cluster.yaml: one node, port 30092 mapped to the host
+#   2. the image from the Dockerfile and the example app's busybox, `kind
+#      load`ed (pods use pullPolicy Never)
+#   3. a one-broker Kafka (KRaft) from test/kind/kafka.yaml: kafka.kafka.svc:9092
+#      in the cluster, 127.0.0.1:30092 from this machine
 #   4. the chart tests against the cluster: test/integration/helm.test.ts and
-#      helm-cluster.test.ts, the same files `scripts/test.sh` runs against the
-#      local kube-apiserver
-#   5. `helm install` with the example workload (test/kind/values.yaml)
-#   6. the app's lines arrive in the topic; the pod is deleted, and every line
+#      helm-cluster.test.ts
+#   5. the sidecar end to end: test/integration/k8s-sidecar.test.ts (pods on
+#      the pod network; its Kafka-outage test needs a broker the pods reach
+#      on the node's loopback and skips here, saying so)
+#   6. `helm install` with the example workload as a user would
+#      (test/kind/values.yaml)
+#   7. the app's lines arrive in the topic; the pod is deleted, and every line
 #      it wrote, up to its final one, is in the topic exactly once
 #
 # Needs docker, kind, kubectl, helm and Node.js 24 (`npm ci && npm run build` done) on PATH.
@@ -24,6 +31,7 @@ CLUSTER="${KIND_CLUSTER:-logagent-e2e}"
 NS=logagent-e2e
 RELEASE=logagent
 IMAGE=logagent:e2e
+APP_IMAGE=busybox:1.37
 TOPIC=app_log
 
 log() { printf 'kind-e2e: %s\n' "$*" >&2; }
@@ -49,11 +57,13 @@ cleanup() {
 trap cleanup EXIT
 
 log "1. cluster $CLUSTER"
-kind create cluster --name "$CLUSTER" ${KIND_NODE_IMAGE:+--image "$KIND_NODE_IMAGE"} --kubeconfig "$KUBECONFIG" --wait 180s
+kind create cluster --name "$CLUSTER" --config test/kind/cluster.yaml ${KIND_NODE_IMAGE:+--image "$KIND_NODE_IMAGE"} \
+  --kubeconfig "$KUBECONFIG" --wait 180s
 
-log "2. image $IMAGE"
+log "2. images $IMAGE and $APP_IMAGE"
 docker build -t "$IMAGE" .
-kind load docker-image "$IMAGE" --name "$CLUSTER"
+docker pull "$APP_IMAGE"
+kind load docker-image "$IMAGE" "$APP_IMAGE" --name "$CLUSTER"
 
 log "3. Kafka"
 kubectl apply -f test/kind/kafka.yaml
@@ -63,7 +73,13 @@ log "4. chart tests against the cluster"
 LOGAGENT_TEST_HELM="$(command -v helm)" LOGAGENT_TEST_KUBECTL="$(command -v kubectl)" LOGAGENT_TEST_KUBECONFIG="$KUBECONFIG" \
   node --test --test-reporter=spec test/integration/helm.test.ts test/integration/helm-cluster.test.ts
 
-log "5. helm install with the example workload"
+log "5. the sidecar end to end (test/integration/k8s-sidecar.test.ts)"
+LOGAGENT_TEST_HELM="$(command -v helm)" LOGAGENT_TEST_KUBECTL="$(command -v kubectl)" LOGAGENT_TEST_KUBECONFIG="$KUBECONFIG" \
+  LOGAGENT_TEST_K8S_NODE=1 LOGAGENT_TEST_IMAGE="$IMAGE" LOGAGENT_TEST_APP_IMAGE="$APP_IMAGE" \
+  LOGAGENT_TEST_POD_HOST_NETWORK=0 LOGAGENT_TEST_POD_BROKERS=kafka.kafka.svc:9092 KAFKA_BROKERS=127.0.0.1:30092 \
+  node --test --test-reporter=spec test/integration/k8s-sidecar.test.ts
+
+log "6. helm install with the example workload"
 helm install "$RELEASE" helm/logagent --namespace "$NS" --create-namespace --values test/kind/values.yaml --wait --timeout 300s
 
 # The topic as the broker has it: one line per message.
@@ -75,7 +91,7 @@ consume() {
 seqs_of() { grep " pod=$1 seq=" | sed -E 's/.* seq=([0-9]+).*/\1/' | sort -n; }
 
 pod="$(kubectl -n "$NS" get pods -l app.kubernetes.io/component=example -o jsonpath='{.items[0].metadata.name}')"
-log "6. lines of $pod in topic $TOPIC"
+log "7. lines of $pod in topic $TOPIC"
 deadline=$((SECONDS + 120))
 until (($(consume | seqs_of "$pod" | wc -l) >= 20)); do
   ((SECONDS < deadline)) || die "fewer than 20 lines of $pod in $TOPIC after 120 s"

@@ -315,6 +315,18 @@ describe('rendered objects', { skip }, () => {
     assert.deepEqual(app.securityContext.capabilities, { drop: ['ALL'] });
   });
 
+  test('the example app drains for example.drainSeconds after SIGTERM; on the node network it rolls out old pod first', async () => {
+    const { app, deployment } = await example(ciValues('native'));
+    assert.equal(envValue(app, 'DRAIN_SECONDS'), '0');
+    assert.match(app.command[2] as string, /while \[ "\$\(date \+%s\)" -lt "\$end" \]/);
+    assert.equal(deployment.spec.strategy, undefined, 'the default rollout on the pod network');
+    const onNode = await example(ciValues('native'), ['example.drainSeconds=3', 'example.hostNetwork=true']);
+    assert.equal(envValue(onNode.app, 'DRAIN_SECONDS'), '3');
+    assert.equal(onNode.spec.hostNetwork, true);
+    // The pod holds httpPort on the node: a new pod beside the old one could never be scheduled there.
+    assert.deepEqual(onNode.deployment.spec.strategy, { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } });
+  });
+
   test('a user volume source replaces the default emptyDir instead of being merged into it', async () => {
     const { spec } = await example(ciValues('native'), ['logs.volume.persistentVolumeClaim.claimName=app-logs']);
     assert.deepEqual(

@@ -3,8 +3,9 @@
 // starts it and exports it), the stand-in bases of
 // scripts/image/standin-base.sh (nothing can be pulled here), containers on
 // the host network against the suite's broker. The image is built once per
-// run (from the repository, or from LOGAGENT_IMAGE_BUILD_CONTEXT when set)
-// and shared by the tests below. Skipped, saying why, where no engine runs.
+// run (from the repository, or from LOGAGENT_IMAGE_BUILD_CONTEXT when set;
+// image-helpers.ts, which k8s-sidecar.test.ts builds it with too) and shared
+// by the tests below. Skipped, saying why, where no engine runs.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -29,26 +30,12 @@ import {
   waitFor,
   type Consumed,
 } from './helpers.ts';
+import { AGENT_ID, buildImage, docker, dockerSkip, IMAGE } from './image-helpers.ts';
 
 const exec = promisify(execFile);
-const IMAGE = 'logagent-test/logagent:test';
-const BUILD_STAGE = 'logagent-test/logagent-build-stage:test';
-/** uid and gid the Dockerfile runs the agent as. */
-const AGENT_ID = 10001;
 const SHUTDOWN_DEADLINE_MS = 15_000;
 
-const skip = process.env.DOCKER_HOST
-  ? false
-  : 'DOCKER_HOST is not set: no Docker engine runs (scripts/test.sh starts one with scripts/docker-local.sh when dockerd is installed; LOGAGENT_TEST_DOCKER=1 installs it)';
-
-async function docker(args: string[], timeoutMs = 120_000): Promise<string> {
-  const { stdout } = await exec('docker', args, {
-    env: { ...process.env, DOCKER_BUILDKIT: '0' },
-    timeout: timeoutMs,
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  return stdout.trim();
-}
+const skip = dockerSkip();
 
 /** A directory the agent's uid can write: a checkpoint volume as an operator would prepare it. */
 function agentDir(t: TestContext, name: string): string {
@@ -164,29 +151,7 @@ let runtimeBase = '';
 before(
   async () => {
     if (skip) return;
-    const bases = await exec('bash', [join(ROOT, 'scripts', 'image', 'standin-base.sh')], { env: process.env, timeout: 600_000 });
-    const vars = Object.fromEntries(
-      bases.stdout
-        .trim()
-        .split('\n')
-        .map((l) => l.split('=', 2) as [string, string]),
-    );
-    assert.ok(vars.BUILD_IMAGE && vars.RUNTIME_IMAGE, `standin-base.sh printed no image names:\n${bases.stdout}${bases.stderr}`);
-    runtimeBase = vars.RUNTIME_IMAGE;
-    const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-    const context = process.env.LOGAGENT_IMAGE_BUILD_CONTEXT ?? ROOT;
-    const buildArgs = ['--build-arg', `BUILD_IMAGE=${vars.BUILD_IMAGE}`, '--build-arg', `RUNTIME_IMAGE=${vars.RUNTIME_IMAGE}`];
-    try {
-      // The build stage gets a tag of its own: the cache of its layers (npm ci
-      // above all) is then kept by the prune below, which removes only what
-      // earlier runs left untagged.
-      await docker(['build', '--network=host', ...buildArgs, '--target', 'build', '-t', BUILD_STAGE, context], 900_000);
-      await docker(['build', '--network=host', ...buildArgs, '--build-arg', `VERSION=${version}`, '-t', IMAGE, context], 900_000);
-    } catch (err) {
-      const e = err as { stdout?: string; stderr?: string; message: string };
-      throw new Error(`docker build failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`, { cause: err });
-    }
-    await docker(['image', 'prune', '-f']);
+    runtimeBase = (await buildImage()).runtimeBase;
   },
   { timeout: 900_000 },
 );
