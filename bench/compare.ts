@@ -14,7 +14,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -223,6 +223,12 @@ async function main(): Promise<void> {
     return;
   }
   mkdirSync(runDir, { recursive: true });
+  // A full run writes up to ~1.5 GB at once (a 600 MB latency file and its
+  // copy in the broker, or a corpus and its topic); the disk is shared.
+  const fs = statfsSync(runDir);
+  const freeGiB = (fs.bavail * fs.bsize) / 2 ** 30;
+  const needGiB = quick ? 1 : 4;
+  if (freeGiB < needGiB) throw new Error(`only ${freeGiB.toFixed(1)} GiB free under ${runDir}; this run needs about ${needGiB} GiB`);
   const versions: Record<string, string> = {};
   for (const c of contenders) {
     log(`preparing ${c.name}`);

@@ -2,7 +2,8 @@
 // V8 flags it ships with), configured by environment, acks=all, every other
 // setting at its default. Extra environment (--logagent-env K=V, or a named
 // variant --logagent-variant NAME:K=V,K=V) is applied last, e.g. to compare
-// Kafka clients once LogAgent has more than one (KAFKA_CLIENT=...).
+// Kafka clients: --logagent-variant kafkajs:KAFKA_CLIENT=kafkajs runs the bin
+// a second time with kafkajs beside the default (native) client.
 
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';

@@ -5,7 +5,7 @@
 // delivered" is seen without starting a process per poll.
 
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import kafkajs, { type Admin } from 'kafkajs';
@@ -46,11 +46,20 @@ export class Broker {
     await this.adminClient.connect();
   }
 
-  /** Disconnects the admin and stops the cluster by its pid file. */
+  /**
+   * Disconnects the admin and stops the cluster by its pid file, then
+   * removes its data (gigabytes after a full run; the next start formats
+   * fresh storage anyway). Configs and logs stay.
+   */
   async stop(): Promise<void> {
     await this.adminClient?.disconnect().catch(() => undefined);
     this.adminClient = undefined;
     await promisify(execFile)('bash', [KAFKA_LOCAL, 'stop'], { env: this.env(), timeout: 60_000 });
+    if (existsSync(this.options.dir)) {
+      for (const node of readdirSync(this.options.dir).filter((d) => d.startsWith('node'))) {
+        rmSync(join(this.options.dir, node, 'data'), { recursive: true, force: true });
+      }
+    }
   }
 
   get admin(): Admin {

@@ -235,6 +235,8 @@ export async function latency(
   const perPartition = await ctx.broker.endOffsets(topic);
   const { verification, latency: lat } = await verifyTopic(ctx.broker.bootstrap, topic, written, perPartition, { latency: true });
   await ctx.broker.deleteTopic(topic);
+  // 60 s at 50,000 lines/s is 600 MB of input: keep configs and logs, not the file.
+  rmSync(dir, { recursive: true, force: true });
   const keptUp = drain.allAt !== undefined && (stats.ratePerS ?? 0) >= 0.98 * ratePerS;
   const result: LatencyResult = {
     ...base,
@@ -333,6 +335,7 @@ export async function idle(ctx: Context, contenders: Contender[], idleS: number,
     for (const s of started) {
       await s.running.stop();
       await ctx.broker.deleteTopic(s.topic);
+      rmSync(join(ctx.runDir, 'runs', `idle-${s.contender.name}`, 'files'), { recursive: true, force: true });
     }
   }
   return results;
