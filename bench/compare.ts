@@ -50,7 +50,7 @@ const USAGE = `usage: node bench/compare.ts [options]
   --logagent-variant NAME:K=V[,K=V]  one more LogAgent contender "logagent-NAME" with that env, repeatable
   --no-build              measure dist/ as it is (default: npm run build first)
   --cpu-prof              V8 CPU profiles of LogAgent's runs (in the run dir; slows it down)
-  --port P                the bench broker's port (39092; controller P+100)
+  --port P                the bench broker's port (31092; controller P+100; keep it below 32768, the ephemeral range)
   --kafka-dir DIR         the bench broker's run dir (.run/kafka-bench)
   --run-dir DIR           corpora, configs, logs, results (.run/bench)
   --timeout-s S           give up on a throughput run after this long (900)
@@ -84,7 +84,7 @@ const { values: opts } = parseArgs({
     'logagent-variant': { type: 'string', multiple: true, default: [] },
     'no-build': { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
-    port: { type: 'string', default: '39092' },
+    port: { type: 'string', default: '31092' },
     'kafka-dir': { type: 'string', default: join(ROOT, '.run', 'kafka-bench') },
     'run-dir': { type: 'string', default: join(ROOT, '.run', 'bench') },
     'timeout-s': { type: 'string', default: '900' },
@@ -145,7 +145,7 @@ const rates = opts.rates.split(',').map((r) => num('rates', r, 0));
 const latencyS = num('latency-s', opts['latency-s'], quick ? 10 : 60);
 const idleS = num('idle-minutes', opts['idle-minutes'], quick ? 0.5 : 5) * 60;
 const idleFiles = num('idle-files', opts['idle-files'], 10);
-const port = num('port', opts.port, 39092);
+const port = num('port', opts.port, 31092);
 const runDir = resolve(opts['run-dir']);
 
 const build = !opts['no-build'];

@@ -40,7 +40,19 @@ export class Broker {
 
   /** Starts a fresh cluster (kafka-local.sh wipes its run dir) and connects the admin. */
   async start(): Promise<void> {
-    await promisify(execFile)('bash', [KAFKA_LOCAL, 'start'], { env: this.env(), timeout: 240_000, maxBuffer: 16 << 20 });
+    // "Address already in use" with nothing listening happens when another
+    // process's client connection holds the port as its local port: the
+    // default port (31092) is below Linux's ephemeral range for that reason
+    // (39092 was hit). One retry for the rest.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await promisify(execFile)('bash', [KAFKA_LOCAL, 'start'], { env: this.env(), timeout: 240_000, maxBuffer: 16 << 20 });
+        break;
+      } catch (err) {
+        if (attempt >= 2) throw err;
+        await new Promise((r) => setTimeout(r, 3_000));
+      }
+    }
     const kafka = new kafkajs.Kafka({ clientId: 'logagent-bench', brokers: [this.bootstrap], logCreator: () => () => undefined });
     this.adminClient = kafka.admin();
     await this.adminClient.connect();
