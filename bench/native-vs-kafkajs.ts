@@ -206,7 +206,7 @@ async function bundle(): Promise<string> {
 function runChild(script: string, kind: string, topic: string): Promise<Result> {
   return new Promise((resolve, reject) => {
     // The V8 flag of the logagent bin's shebang (src/cli.ts), as the agent runs.
-    const proc = spawn(process.execPath, ['--max-semi-space-size=8', script, '--child', kind, '--topic', topic, ...process.argv.slice(2)], {
+    const proc = spawn(process.execPath, ['--max-semi-space-size=1', script, '--child', kind, '--topic', topic, ...process.argv.slice(2)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';

@@ -32,6 +32,7 @@ import { reconcile, type Location } from './file-state.ts';
 import { HEAD_MAX_BYTES, readAt, readHead, readTail, statHandle, statPath, TAIL_BYTES, type HeadSignature } from './identity.ts';
 import { LineSplitter, type LineRun } from './line-splitter.ts';
 import { MultilineAggregator } from './multiline.ts';
+import type { ReadBuffer, ReadBufferPool } from './read-buffers.ts';
 import { routeFileKey, type Route } from './route.ts';
 
 const EMPTY = Buffer.alloc(0);
@@ -81,6 +82,8 @@ export interface FileReaderOptions {
   metrics: Metrics;
   logger: pino.Logger;
   truncationWarning: RateLimitedWarning;
+  /** Read buffers shared by the registry's readers. */
+  buffers: ReadBufferPool;
   now?: () => number;
   hooks?: ReaderHooks;
   /** Opened after it was renamed away (found again by identity): read to its end, then close. */
@@ -114,6 +117,7 @@ export class FileReader {
   private readonly metrics: Metrics;
   private readonly logger: pino.Logger;
   private readonly truncationWarning: RateLimitedWarning;
+  private readonly buffers: ReadBufferPool;
   private readonly now: () => number;
   private readonly hooks: ReaderHooks;
 
@@ -157,6 +161,7 @@ export class FileReader {
     this.metrics = o.metrics;
     this.logger = o.logger.child({ file: o.path, identity: o.identity });
     this.truncationWarning = o.truncationWarning;
+    this.buffers = o.buffers;
     this.now = o.now ?? Date.now;
     this.hooks = o.hooks ?? {};
     this.splitter = new LineSplitter(o.reader.maxLineBytes, o.startOffset);
@@ -451,6 +456,9 @@ export class FileReader {
   /** Called by a Generation when Kafka acknowledged one of its batches. */
   acked(generation: Generation, batch: LineBatch): void {
     this.budget.release(batch.chargedBytes);
+    const chunk = batch.chunk;
+    batch.chunk = undefined;
+    chunk?.release();
     generation.tracker.ack(batch.seq);
     // A rotated file waits for its acknowledgements to close; a quiet one to go dormant.
     if (generation === this.generation && (this.location !== 'at-path' || this.finishing || this.unacknowledgedBatches === 0)) {
@@ -520,66 +528,102 @@ export class FileReader {
   }
 
   private async readAvailable(): Promise<'eof' | 'blocked'> {
-    while (!this.stopping && this.readOffset < this.lastSize) {
-      const remaining = this.lastSize - this.readOffset;
-      // Worst case every byte is a line: size the read so that its lines'
-      // bookkeeping fits the room left, then settle to what it really cost.
-      let want = Math.min(this.cfg.readChunkBytes, remaining);
-      const fits = Math.floor((this.budget.availableBytes - 2 * BATCH_COST_BYTES) / (1 + LINE_COST_BYTES));
-      if (fits < want) want = fits >= Math.min(remaining, MIN_READ_BYTES) ? fits : Math.min(this.cfg.readChunkBytes, remaining);
-      const reserved = worstCaseCost(want);
-      if (!this.budget.tryReserve(reserved)) return 'blocked';
+    // The buffer the splitter's unfinished line still views, if any: moved
+    // to the front of the next buffer (carried), or copied out at the end.
+    let viewed: ReadBuffer | undefined;
+    try {
+      while (!this.stopping && this.readOffset < this.lastSize) {
+        const remaining = this.lastSize - this.readOffset;
+        const chunkBytes = this.cfg.readChunkBytes;
+        // Worst case every byte is a line: size the read so that its lines'
+        // bookkeeping fits the room left, then settle to what it really cost.
+        let want = Math.min(chunkBytes, remaining);
+        const fits = Math.floor((this.budget.availableBytes - 2 * BATCH_COST_BYTES) / (1 + LINE_COST_BYTES));
+        if (fits < want) want = fits >= Math.min(remaining, MIN_READ_BYTES) ? fits : Math.min(chunkBytes, remaining);
+        // The unfinished line goes in front of the new bytes, so that it is
+        // found whole and shipped as a view; a short one keeps the buffer
+        // within a read chunk (pooled).
+        const carry = this.splitter.carryLength;
+        if (carry > 0 && carry <= chunkBytes >> 1 && carry + want > chunkBytes) want = chunkBytes - carry;
+        const reserved = worstCaseCost(want);
+        if (!this.budget.tryReserve(reserved)) return 'blocked';
 
-      const buf = Buffer.allocUnsafe(want);
-      let bytesRead: number;
-      try {
-        ({ bytesRead } = await this.handle.read(buf, 0, want, this.readOffset));
-      } catch (err) {
-        this.budget.settle(reserved, 0, 0);
-        throw err;
-      }
-      if (bytesRead === 0 || this.closed) {
-        this.budget.settle(reserved, 0, 0);
-        // Shorter than fstat said: truncated between the two calls; the next poll sees it.
-        return 'eof';
-      }
-      const chunk = bytesRead === want ? buf : buf.subarray(0, bytesRead);
-      this.rememberTail(chunk);
-      const heldBefore = this.splitter.pendingLength;
-      const runs = this.splitter.push(chunk);
-      const skipped = this.splitter.takeSkippedBytes();
-      if (skipped > 0) this.metrics.bytesSkipped.inc(skipped);
-      const readAt = this.now();
-      this.lastGrowthAt = readAt;
-      this.metrics.bytesRead.inc(bytesRead);
-
-      const heldDelta = this.splitter.pendingLength - heldBefore;
-      this.heldCharge += heldDelta;
-      if (this.isShaped()) {
-        // Lines are copied into records of their own: the read buffer is
-        // not kept, and each batch is charged for what it holds.
-        this.budget.settle(reserved, 0, heldDelta);
-        for (const run of runs) this.emitShaped(run, readAt);
-        continue;
-      }
-      let charged = 0;
-      let chunkCharged = false;
-      const costs: number[] = [];
-      for (const run of runs) {
-        let cost = run.ends.length * LINE_COST_BYTES + BATCH_COST_BYTES;
-        if (run.buffer !== chunk) cost += run.buffer.length;
-        else if (!chunkCharged) {
-          // Views keep the whole read buffer alive: charge it once.
-          cost += chunk.length;
-          chunkCharged = true;
+        const rb = this.buffers.take(carry + want);
+        const heldBefore = this.splitter.pendingLength;
+        const carried = this.splitter.takeCarry(rb.buffer);
+        viewed?.release();
+        viewed = undefined;
+        let bytesRead: number;
+        try {
+          ({ bytesRead } = await this.handle.read(rb.buffer, carried, want, this.readOffset));
+        } catch (err) {
+          this.splitter.uncarry(rb.buffer.subarray(0, carried));
+          this.budget.settle(reserved, 0, 0);
+          rb.release();
+          throw err;
         }
-        costs.push(cost);
-        charged += cost;
+        if (bytesRead === 0 || this.closed) {
+          this.splitter.uncarry(rb.buffer.subarray(0, carried));
+          this.budget.settle(reserved, 0, 0);
+          rb.release();
+          // Shorter than fstat said: truncated between the two calls; the next poll sees it.
+          return 'eof';
+        }
+        const chunk = rb.buffer.subarray(0, carried + bytesRead);
+        this.rememberTail(chunk.subarray(carried));
+        const runs = this.splitter.push(chunk, carried, rb.index);
+        if (this.splitter.holdsView) {
+          rb.retain();
+          viewed = rb;
+        }
+        const skipped = this.splitter.takeSkippedBytes();
+        if (skipped > 0) this.metrics.bytesSkipped.inc(skipped);
+        const readAt = this.now();
+        this.lastGrowthAt = readAt;
+        this.metrics.bytesRead.inc(bytesRead);
+
+        // Carried bytes move from the held line into the read buffer's charge.
+        const heldDelta = this.splitter.pendingLength - heldBefore;
+        this.heldCharge += heldDelta;
+        if (this.isShaped()) {
+          // Lines are copied into records of their own: the read buffer is
+          // not kept, and each batch is charged for what it holds.
+          this.budget.settle(reserved, 0, heldDelta);
+          for (const run of runs) this.emitShaped(run, readAt);
+          rb.release();
+          continue;
+        }
+        let charged = 0;
+        let chunkCharged = false;
+        const costs: number[] = [];
+        for (const run of runs) {
+          let cost = run.ends.length * LINE_COST_BYTES + BATCH_COST_BYTES;
+          if (run.buffer !== chunk) cost += run.buffer.length;
+          else if (!chunkCharged) {
+            // Views keep the whole read buffer alive: charge it once.
+            cost += rb.buffer.length;
+            chunkCharged = true;
+          }
+          costs.push(cost);
+          charged += cost;
+        }
+        this.budget.settle(reserved, charged, heldDelta);
+        for (let i = 0; i < runs.length; i++) {
+          const run = runs[i] as LineRun;
+          this.emit(run, costs[i] as number, readAt, run.buffer === chunk ? rb : undefined);
+        }
+        // The read's own hold: with no batch and no unfinished line viewing it, the buffer is reused now.
+        rb.release();
       }
-      this.budget.settle(reserved, charged, heldDelta);
-      for (let i = 0; i < runs.length; i++) this.emit(runs[i] as LineRun, costs[i] as number, readAt);
+      return 'eof';
+    } finally {
+      if (viewed) {
+        // Between reads the unfinished line is kept in memory of its own: a
+        // slow writer finishing it must not pin a whole read buffer.
+        this.splitter.detach();
+        viewed.release();
+      }
     }
-    return 'eof';
   }
 
   private flushPartial(why: 'quiet' | 'rotated' | 'shutdown'): void {
@@ -687,7 +731,8 @@ export class FileReader {
       }
       lines += r.lines;
     });
-    const buffer = values.length === 1 ? (values[0] as Buffer) : Buffer.concat(values);
+    // Always a copy: a raw value is a view into the read buffer, which is read into again once this read is done.
+    const buffer = Buffer.concat(values);
     const starts: number[] = [];
     const ends: number[] = [];
     let at = 0;
@@ -725,7 +770,7 @@ export class FileReader {
     this.sink.send(batch);
   }
 
-  private emit(run: LineRun, cost: number, readAt: number): void {
+  private emit(run: LineRun, cost: number, readAt: number, chunk?: ReadBuffer): void {
     const generation = this.generation;
     const count = run.ends.length;
     const batch = new LineBatch({
@@ -745,6 +790,10 @@ export class FileReader {
       chargedBytes: cost,
       readAt,
     });
+    if (chunk) {
+      chunk.retain();
+      batch.chunk = chunk;
+    }
     this.metrics.linesRead.inc(count);
     if (run.truncated) {
       this.metrics.linesTruncated.inc({ reason: 'max_line_bytes' });

@@ -33,6 +33,7 @@ import { FileReader, newSourceId, type CloseReason, type PollOutcome, type Reade
 import type { Route } from './route.ts';
 import { readHead, readTail, type FileFacts, type HeadSignature } from './identity.ts';
 import { openRegularFile, statRegular, type NotRegularKind } from './open-file.ts';
+import { ReadBufferPool } from './read-buffers.ts';
 import { planFor } from './start-position.ts';
 
 /** What an input is to the registry: a name, its rank among inputs, and where its files' lines go. */
@@ -105,12 +106,14 @@ export class FileRegistry {
   private readonly events: DirectoryEvents | undefined;
   private discoveryDirs: ReadonlySet<string> = new Set();
   private readonly truncationWarning = new RateLimitedWarning('line longer than LOGAGENT_MAX_LINE_BYTES; shipped truncated');
+  private readonly buffers: ReadBufferPool;
   private stopped = false;
 
   constructor(options: FileRegistryOptions) {
     this.o = options;
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
+    this.buffers = new ReadBufferPool(options.reader.readChunkBytes);
     if (options.events) this.events = new DirectoryEvents((dir, kind, name) => this.onEvent(dir, kind, name), this.logger);
   }
 
@@ -467,6 +470,7 @@ export class FileRegistry {
       metrics: this.o.metrics,
       logger: this.logger,
       truncationWarning: this.truncationWarning,
+      buffers: this.buffers,
       now: this.now,
       detached,
       hooks: {

@@ -44,13 +44,13 @@ export interface LineBatchInit {
   /** Start of record 0 in buffer (raw batches). */
   readonly first: number;
   /** Per record: end of its value in buffer (exclusive). */
-  readonly ends: number[];
+  readonly ends: ArrayLike<number>;
   /**
    * Raw batches: per line, where the next line starts, relative to
    * bufferOffset (past the terminator). Encoded batches: per record, the
    * file offset just past its last line, absolute.
    */
-  readonly nexts: number[];
+  readonly nexts: ArrayLike<number>;
   /** Encoded batches: per record, the start of its value in buffer (raw: the previous line's next). */
   readonly starts?: number[] | undefined;
   /** Encoded batches: per record, the file offset of its first byte. */
@@ -78,8 +78,8 @@ export class LineBatch {
   readonly buffer: Buffer;
   readonly bufferOffset: number;
   readonly first: number;
-  readonly ends: number[];
-  readonly nexts: number[];
+  readonly ends: ArrayLike<number>;
+  readonly nexts: ArrayLike<number>;
   readonly truncated: boolean;
   readonly chargedBytes: number;
   readonly readAt: number;
@@ -89,6 +89,8 @@ export class LineBatch {
   private readonly truncatedRecords: boolean[] | undefined;
   /** Lines acknowledged so far (a batch may span produce requests). */
   ackedLines = 0;
+  /** The reusable read buffer this batch views (the reader returns it once every batch viewing it is acknowledged). */
+  chunk: { release(): void } | undefined;
   /** Values the sink had to cut after the broker refused them as too large, by record index. */
   private cut: Map<number, Buffer> | undefined;
 

@@ -20,7 +20,7 @@ import { javaPartition as javaPartitionOf } from '../../src/sink/murmur2.ts';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = join(ROOT, 'dist', 'cli.js');
 /** The node flags of the bin's shebang (src/cli.ts), for tests that start `node dist/cli.js` themselves. */
-export const BIN_NODE_FLAGS = ['--max-semi-space-size=8', '--disable-warning=TimeoutNegativeWarning'];
+export const BIN_NODE_FLAGS = ['--max-semi-space-size=1', '--disable-warning=TimeoutNegativeWarning'];
 export const KAFKA_LOCAL = join(ROOT, 'scripts', 'kafka-local.sh');
 
 /** The broker the suite runs against (scripts/test.sh starts it). */

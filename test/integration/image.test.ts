@@ -170,7 +170,7 @@ test(
     assert.equal(config.User, `${AGENT_ID}:${AGENT_ID}`, 'numeric non-root user, so no passwd entry is needed');
     assert.deepEqual(config.Entrypoint, [
       'node',
-      '--max-semi-space-size=8',
+      '--max-semi-space-size=1',
       '--disable-warning=TimeoutNegativeWarning',
       '--enable-source-maps',
       '/app/cli.js',
@@ -307,7 +307,7 @@ test('runs with a read-only root, no capabilities and no-new-privileges, as uid 
   const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
   assert.deepEqual(argv, [
     'node',
-    '--max-semi-space-size=8',
+    '--max-semi-space-size=1',
     '--disable-warning=TimeoutNegativeWarning',
     '--enable-source-maps',
     '/app/cli.js',

@@ -2,7 +2,7 @@
 // read in chunks of a few lines each, one owner per stream recording which
 // batches were acknowledged, in what order.
 
-import { LineBatch, type BatchOwner } from '../../src/sink/line-batch.ts';
+import { LineBatch, type BatchOwner, type StaticHeaders } from '../../src/sink/line-batch.ts';
 
 export class RecordingOwner implements BatchOwner {
   readonly acked: LineBatch[] = [];
@@ -24,6 +24,8 @@ export interface StreamOptions {
   linesPerBatch: number;
   truncated?: boolean;
   readAt?: number;
+  /** The route's static headers. */
+  headers?: StaticHeaders;
 }
 
 /** Splits `lines` into batches of `linesPerBatch`, each over its own buffer with '\n' terminators. */
@@ -54,6 +56,7 @@ export function lineBatches(lines: readonly (string | Buffer)[], o: StreamOption
         ends,
         nexts,
         truncated: o.truncated ?? false,
+        headers: o.headers,
         chargedBytes: buffer.length,
         readAt: o.readAt ?? Date.now(),
       }),

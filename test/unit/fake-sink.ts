@@ -20,6 +20,7 @@ export class FakeSink implements Sink {
   /** While true (timed mode), nothing is acknowledged (a broker outage). */
   paused = false;
   private held: LineBatch[] = [];
+  private readonly sentValues: string[] = [];
 
   constructor(options: { maxAckDelayMs?: number; random?: () => number; manual?: boolean } = {}) {
     this.maxAckDelayMs = options.maxAckDelayMs ?? 5;
@@ -36,6 +37,7 @@ export class FakeSink implements Sink {
   send(batch: LineBatch): void {
     if (this.closed) throw new Error('closed');
     this.received.push(batch);
+    for (let i = 0; i < batch.count; i++) this.sentValues.push(batch.value(i).toString('latin1'));
     this.unacked.add(batch);
     if (this.manual) return;
     if (this.paused) {
@@ -79,10 +81,12 @@ export class FakeSink implements Sink {
     this.closed = true;
   }
 
-  /** Every line value sent, in send order (latin1, so binary survives). */
+  /**
+   * Every line value sent, in send order (latin1, so binary survives). Taken
+   * at send, as a real sink encodes them: once acknowledged, a batch's read
+   * buffer is read into again.
+   */
   values(): string[] {
-    const out: string[] = [];
-    for (const b of this.received) for (let i = 0; i < b.count; i++) out.push(b.value(i).toString('latin1'));
-    return out;
+    return [...this.sentValues];
   }
 }

@@ -16,7 +16,7 @@
 
 import type { CompressionName } from '../../config/config.ts';
 import { CODEC_IDS, compress } from '../compression.ts';
-import { OFFSET_HEADER, SOURCE_HEADER, TRUNCATED_HEADER, type LineBatch } from '../line-batch.ts';
+import { OFFSET_HEADER, SOURCE_HEADER, TRUNCATED_HEADER, type LineBatch, type StaticHeaders } from '../line-batch.ts';
 import { crc32c } from './crc32c.ts';
 import { uvarintSize, varintSize, Writer } from './wire.ts';
 
@@ -69,39 +69,65 @@ function digits(n: number): number {
   return d;
 }
 
+/** A route's static headers as they go on the wire: every record of the route repeats the same bytes. */
+interface StaticSection {
+  readonly count: number;
+  readonly bytes: Buffer;
+}
+
+const NO_STATICS: StaticSection = { count: 0, bytes: Buffer.alloc(0) };
+
 /**
  * Every record's headers: the route's static headers, logagent.source (the
  * file content's stable id) and logagent.offset (the line's byte offset, in
- * decimal), and logagent.truncated: true on a record that was cut. The
- * offset's digits are written straight into the request buffer.
+ * decimal), and logagent.truncated: true on a record that was cut. Called
+ * twice per record (size, then write), so nothing here allocates per
+ * record: the static section is encoded once per route, the source once per
+ * file, and the offset's digits go straight into the request buffer.
  */
 export class LogagentHeaders implements RecordHeaders {
   private readonly sources = new KeyCache();
+  private readonly statics = new WeakMap<StaticHeaders, StaticSection>();
+
+  private staticSection(batch: LineBatch): StaticSection {
+    const headers = batch.headers;
+    if (headers === undefined || headers.length === 0) return NO_STATICS;
+    let section = this.statics.get(headers);
+    if (section === undefined) {
+      const w = new Writer(Buffer.alloc(headers.reduce((n, [k, v]) => n + sizedBytes(Buffer.byteLength(k)) + sizedBytes(v.length), 0)));
+      for (const [k, v] of headers) {
+        const key = Buffer.from(k);
+        w.varint(key.length);
+        w.raw(key);
+        w.varint(v.length);
+        w.raw(v);
+      }
+      section = { count: headers.length, bytes: w.buf };
+      this.statics.set(headers, section);
+    }
+    return section;
+  }
 
   size(batch: LineBatch, i: number): number {
-    const statics = batch.headers ?? [];
+    const statics = this.staticSection(batch);
     const source = this.sources.get(batch.source) as Buffer;
-    const offsetDigits = digits(batch.lineOffset(i));
     const truncated = batch.isTruncated(i);
-    let n = varintSize(statics.length + 2 + (truncated ? 1 : 0));
-    for (const [k, v] of statics) n += sizedBytes(Buffer.byteLength(k)) + sizedBytes(v.length);
-    n += sizedBytes(SOURCE_KEY.length) + sizedBytes(source.length);
-    n += sizedBytes(OFFSET_KEY.length) + sizedBytes(offsetDigits);
-    if (truncated) n += TRUNCATED_BYTES;
-    return n;
+    return (
+      varintSize(statics.count + 2 + (truncated ? 1 : 0)) +
+      statics.bytes.length +
+      sizedBytes(SOURCE_KEY.length) +
+      sizedBytes(source.length) +
+      sizedBytes(OFFSET_KEY.length) +
+      sizedBytes(digits(batch.lineOffset(i))) +
+      (truncated ? TRUNCATED_BYTES : 0)
+    );
   }
 
   write(w: Writer, batch: LineBatch, i: number): void {
-    const statics = batch.headers ?? [];
+    const statics = this.staticSection(batch);
     const truncated = batch.isTruncated(i);
-    w.varint(statics.length + 2 + (truncated ? 1 : 0));
-    for (const [k, v] of statics) {
-      const key = this.sources.get(k) as Buffer;
-      w.varint(key.length);
-      w.raw(key);
-      w.varint(v.length);
-      w.raw(v);
-    }
+    w.varint(statics.count + 2 + (truncated ? 1 : 0));
+    w.raw(statics.bytes);
     const source = this.sources.get(batch.source) as Buffer;
     w.varint(SOURCE_KEY.length);
     w.raw(SOURCE_KEY);

@@ -15,7 +15,7 @@ interface Line {
 function flat(runs: LineRun | LineRun[] | undefined): Line[] {
   const out: Line[] = [];
   for (const run of runs === undefined ? [] : Array.isArray(runs) ? runs : [runs]) {
-    run.ends.forEach((end, i) => {
+    Array.from(run.ends).forEach((end, i) => {
       const start = i === 0 ? run.first : (run.nexts[i - 1] as number);
       out.push({
         bytes: run.buffer.subarray(start, end),
@@ -147,6 +147,71 @@ test('property: any chunking of the same bytes yields the same lines and offsets
     ),
     { numRuns: 2000 },
   );
+});
+
+test('property: carrying the unfinished line into the next buffer (as the reader does) yields the same lines; no line views a buffer after it is reused', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.stringMatching(/^[a-z\r]{0,12}$/), { maxLength: 30 }),
+      fc.boolean(),
+      fc.array(fc.record({ cut: fc.nat(), detach: fc.boolean() }), { maxLength: 40 }),
+      fc.integer({ min: 1, max: 16 }),
+      fc.boolean(),
+      (lines, trailing, steps, maxLineBytes, indexed) => {
+        const whole = Buffer.from(lines.join('\n') + (trailing ? '\n' : ''));
+        const reference = new LineSplitter(maxLineBytes);
+        const expected = flat([...reference.push(whole), reference.flush()].filter((l) => l !== undefined));
+        const sorted = steps.map((st) => ({ ...st, cut: st.cut % (whole.length + 1) })).sort((a, b) => a.cut - b.cut);
+        const s = new LineSplitter(maxLineBytes);
+        // Copies taken when the lines come out, as a sink encodes them when it gets them.
+        const got: Line[] = [];
+        const take = (runs: LineRun[] | LineRun | undefined) =>
+          got.push(...flat(runs).map((l) => ({ ...l, bytes: Buffer.from(l.bytes) })));
+        let prev = 0;
+        let viewed: Buffer | undefined;
+        for (const { cut, detach } of [...sorted, { cut: whole.length, detach: false }]) {
+          const fresh = whole.subarray(prev, cut);
+          const buf = Buffer.alloc(s.carryLength + fresh.length + 3, 0x21);
+          const carried = s.takeCarry(buf);
+          // The buffer the unfinished line was in is read into again.
+          viewed?.fill(0x3f);
+          viewed = undefined;
+          fresh.copy(buf, carried);
+          const chunk = buf.subarray(0, carried + fresh.length);
+          const index = indexed ? { ends: new Uint32Array(1), nexts: new Uint32Array(1) } : undefined;
+          const runs = s.push(chunk, carried, index);
+          for (const run of runs) assert.equal(runEndOffset(run), flat(run).at(-1)?.endOffset);
+          take(runs);
+          if (s.holdsView) viewed = buf;
+          if (detach && viewed) {
+            // The reader stops at end of file: the unfinished line is copied out.
+            s.detach();
+            viewed.fill(0x3f);
+            viewed = undefined;
+          }
+          prev = cut;
+        }
+        take(s.flush());
+        const view = (ls: Line[]) => ls.map((l) => [l.bytes.toString('latin1'), l.startOffset, l.endOffset, l.truncated, l.partial]);
+        assert.deepEqual(view(got), view(expected));
+      },
+    ),
+    { numRuns: 3000 },
+  );
+});
+
+test('a carried line that was not read after all is kept again (uncarry)', () => {
+  const s = new LineSplitter(100);
+  s.push(Buffer.from('a\nbc'));
+  s.detach();
+  const buf = Buffer.alloc(10);
+  assert.equal(s.takeCarry(buf), 2);
+  assert.equal(s.lineStartOffset, 2, 'the carried line still starts where it did');
+  s.uncarry(buf.subarray(0, 2));
+  buf.fill(0);
+  const [line] = flat(s.push(Buffer.from('d\n')));
+  assert.equal(line?.bytes.toString(), 'bcd');
+  assert.equal(line?.startOffset, 2);
 });
 
 test('property: without truncation, lines joined with newlines give back the input', () => {

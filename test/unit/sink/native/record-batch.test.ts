@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import type { CompressionName } from '../../../../src/config/config.ts';
 import type { LineBatch } from '../../../../src/sink/line-batch.ts';
 import { Produce } from '../../../../src/sink/native/produce.ts';
-import { encodeBatch, KeyCache, LogagentHeaders, type Slice, type Stamp } from '../../../../src/sink/native/record-batch.ts';
+import { encodeBatch, KeyCache, LogagentHeaders, NO_STAMP, type Slice, type Stamp } from '../../../../src/sink/native/record-batch.ts';
 import { Sizer, Writer } from '../../../../src/sink/native/wire.ts';
 import { lineBatches, RecordingOwner } from '../../../support/line-batches.ts';
 import { kafkajsDecodeBatch, kafkajsProduceV3, long } from './kafkajs-internals.ts';
@@ -129,6 +129,33 @@ for (const codec of ['gzip', 'snappy', 'lz4', 'zstd'] as const) {
     );
   });
 }
+
+test('static headers come first on every record, then source and offset; two routes keep their own', async () => {
+  const owner = new RecordingOwner();
+  const web = [['env', Buffer.from('prod')], ['team', Buffer.from('paiement-é')]] as const;
+  const batches = [
+    ...lineBatches(['a', 'bb'], { topic: 't', owner, linesPerBatch: 2, key: null, headers: web }),
+    ...lineBatches(['ccc'], { topic: 't', owner, linesPerBatch: 1, key: null, headers: [['env', Buffer.from('dev')]] }),
+    ...lineBatches(['dddd'], { topic: 't', owner, linesPerBatch: 1, key: null }),
+  ];
+  const headers = new LogagentHeaders();
+  for (let round = 0; round < 2; round++) {
+    // The second round reads the static sections from the cache.
+    const encoded = await encodeBatch('none', { slices: slices(batches), stamp: NO_STAMP }, headers, new KeyCache());
+    const w = new Writer(Buffer.alloc(encoded.size));
+    encoded.write(w);
+    assert.equal(w.offset, encoded.size, 'measured size is the written size');
+    const decoded = await kafkajsDecodeBatch(w.buf);
+    assert.deepEqual(
+      decoded.records.map((r) => Object.entries(r.headers).map(([k, v]) => `${k}=${v.toString()}`)),
+      batches.flatMap((b) =>
+        Array.from({ length: b.count }, (_, i) => b.headersAt(i).map(([k, v]) => `${k}=${v.toString()}`)),
+      ),
+    );
+    assert.deepEqual(Object.keys(decoded.records[0]!.headers), ['env', 'team', 'logagent.source', 'logagent.offset']);
+    assert.equal(decoded.records[1]!.headers.team!.toString(), 'paiement-é');
+  }
+});
 
 test('a cut line is written cut and marked truncated; the rest of its batch is untouched', async () => {
   const [batch] = lineBatches(['aaaa', 'bbbbbbbb', 'cc'], { topic: 't', owner: new RecordingOwner(), linesPerBatch: 3, key: null });
