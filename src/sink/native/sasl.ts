@@ -7,8 +7,11 @@
 //   server-first, client-final with the proof, server-final whose signature
 //   is checked, so a server that does not know the password is refused;
 // - OAUTHBEARER (RFC 7628, KIP-255): one message with the bearer token,
-//   read anew (the callback) at every connection, so a rotated token file is
-//   picked up.
+//   read anew (the callback) at every connection. A refused token comes
+//   back as a JSON challenge (RFC 7628 3.2.2), not as an error code: the
+//   client must answer it with a lone %x01 before the broker fails the
+//   exchange, or the connection is left mid-authentication and its next
+//   request fails with ILLEGAL_SASL_STATE.
 // Errors name the mechanism and the user, never the secret. The producer's
 // configuration for this is issue 11's; this module is the protocol part.
 
@@ -29,9 +32,13 @@ export interface SaslOptions {
 }
 
 export class SaslAuthenticationError extends LogAgentError {
+  /** What the broker (or our check) said, without the mechanism and user. */
+  readonly reason: string;
+
   constructor(mechanism: string, user: string | undefined, reason: string) {
     super('KAFKA_SASL', `SASL ${mechanism} authentication${user ? ` of user "${user}"` : ''} failed: ${reason}`, { canRetry: true });
     this.name = 'SaslAuthenticationError';
+    this.reason = reason;
   }
 }
 
@@ -50,10 +57,19 @@ export function saslAuthenticator(o: SaslOptions): (c: BrokerConnection) => Prom
       case 'PLAIN':
         await exchange(plainMessage(o.username ?? '', o.password ?? ''));
         return;
-      case 'OAUTHBEARER':
+      case 'OAUTHBEARER': {
         if (!o.token) throw fail('no token');
-        await exchange(oauthBearerMessage(await o.token()));
-        return;
+        const challenge = await exchange(oauthBearerMessage(await o.token()));
+        if (challenge.length === 0) return;
+        const status = oauthBearerStatus(challenge);
+        try {
+          await exchange(Buffer.from([0x01]));
+        } catch (err) {
+          if (err instanceof SaslAuthenticationError) throw fail(`the broker refused the token (${status}): ${err.reason}`);
+          throw err;
+        }
+        throw fail(`the broker refused the token (${status})`);
+      }
       case 'SCRAM-SHA-256':
       case 'SCRAM-SHA-512': {
         const scram = new ScramClient(o.mechanism === 'SCRAM-SHA-256' ? 'sha256' : 'sha512', o.username ?? '', o.password ?? '');
@@ -73,6 +89,18 @@ export function plainMessage(user: string, password: string): Buffer {
 
 export function oauthBearerMessage(token: string): Buffer {
   return Buffer.from(`n,,\x01auth=Bearer ${token}\x01\x01`, 'utf8');
+}
+
+/** The `status` of an OAUTHBEARER error challenge (RFC 7628 3.2.2: JSON with status, scope, openid-configuration). */
+export function oauthBearerStatus(challenge: Buffer): string {
+  const text = challenge.toString('utf8');
+  try {
+    const status = (JSON.parse(text) as { status?: unknown }).status;
+    if (typeof status === 'string' && /^[\w.-]{1,64}$/.test(status)) return status;
+  } catch {
+    // not JSON: say so rather than echo it
+  }
+  return 'an unreadable error challenge';
 }
 
 /** SCRAM user names escape ',' and '=' (RFC 5802 5.1). */

@@ -86,3 +86,29 @@ test('SCRAM refuses a server whose final signature is wrong', async () => {
     /server signature does not match/,
   );
 });
+
+test('a refused OAUTHBEARER token (a JSON challenge, RFC 7628) is answered with %x01 and reported with its status', async () => {
+  const { connection, sent } = fakeConnection([
+    { errorCode: 0, mechanisms: ['OAUTHBEARER'] },
+    { errorCode: 0, authBytes: Buffer.from('{"status":"invalid_token"}') },
+    {
+      errorCode: 58,
+      errorMessage: 'Authentication failed during authentication due to invalid credentials with SASL mechanism OAUTHBEARER',
+    },
+  ]);
+  await assert.rejects(saslAuthenticator({ mechanism: 'OAUTHBEARER', token: () => 'the.token.value' })(connection), (err: Error) => {
+    assert.match(
+      err.message,
+      /SASL OAUTHBEARER authentication failed: the broker refused the token \(invalid_token\): Authentication failed/,
+    );
+    assert.doesNotMatch(err.message, /the\.token\.value/);
+    return true;
+  });
+  assert.deepEqual((sent[2]?.req as { authBytes: Buffer }).authBytes, Buffer.from([0x01]), 'the exchange is finished, not left open');
+});
+
+test('an accepted OAUTHBEARER token ends the exchange after one message', async () => {
+  const { connection, sent } = fakeConnection([{ errorCode: 0, mechanisms: ['OAUTHBEARER'] }, { errorCode: 0 }]);
+  await saslAuthenticator({ mechanism: 'OAUTHBEARER', token: () => 'tok' })(connection);
+  assert.equal(sent.length, 2);
+});
