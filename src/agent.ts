@@ -15,15 +15,19 @@ import { createHash } from 'node:crypto';
 import type pino from 'pino';
 import { InflightBudget } from './budget.ts';
 import { CheckpointStore } from './checkpoint/store.ts';
-import type { Config } from './config/config.ts';
+import type { Config, KafkaConfig } from './config/config.ts';
 import { diffConfig, keepRestartOnly } from './config/diff.ts';
 import type { LoadResult } from './config/load.ts';
 import { ConfigReloader, type ApplyOutcome } from './config/reloader.ts';
+import { redactConfig } from './config/security.ts';
 import { HttpServer, type Liveness } from './http/server.ts';
 import { Input } from './input/input.ts';
 import { FileRegistry } from './input/registry.ts';
 import { Metrics } from './metrics.ts';
+import { CredentialWatch } from './sink/credential-watch.ts';
+import { readCredentials, type KafkaCredentials } from './sink/credentials.ts';
 import { SinkFactory } from './sink/factory.ts';
+import type { KafkaStatus } from './sink/kafka-sink.ts';
 import { SinkSwitch } from './sink/sink-switch.ts';
 import { sleep } from './time.ts';
 
@@ -74,6 +78,7 @@ export class Agent {
   private shuttingDown: Promise<ShutdownResult> | undefined;
   private configHash: string;
   private readonly sinks: SinkFactory;
+  private readonly credentials: CredentialWatch;
   httpPort: number | undefined;
 
   /** An agent whose Kafka client is loaded (and, for kafkajs, verified: KafkajsPatchError). */
@@ -92,7 +97,17 @@ export class Agent {
     this.budget = new InflightBudget(this.config.inflightMaxBytes);
     this.store = new CheckpointStore({ dir: this.config.checkpoint.dir, logger: this.logger, metrics: this.metrics });
     this.sinks = options.sinks ?? new SinkFactory(this.logger, this.metrics);
-    this.sink = new SinkSwitch(this.sinks.create(this.config.kafka), this.logger);
+    // Unreadable credential files are a ConfigError naming the key and file, before anything starts.
+    const credentials = readCredentials(this.config.kafka);
+    this.sink = new SinkSwitch(this.sinks.create(this.config.kafka, credentials), this.logger);
+    this.credentials = new CredentialWatch({
+      kafka: this.config.kafka,
+      initial: credentials,
+      checkIntervalMs: this.config.config.checkIntervalMs,
+      logger: this.logger,
+      metrics: this.metrics,
+      onChange: (kafka, next) => this.replaceSink(kafka, next, this.config.kafka.requestTimeoutMs),
+    });
     if (options.reload ?? true) {
       this.reloader = new ConfigReloader({
         path: options.configPath,
@@ -146,6 +161,7 @@ export class Agent {
       this.httpPort = await this.http.start();
     }
     this.sink.start();
+    this.credentials.start();
     this.inputs = config.inputs.map((input, order) => this.createInput(input, order));
     this.registry.setInputs(this.inputs.map((i) => i.claim));
     for (const input of this.inputs) await input.start();
@@ -227,8 +243,10 @@ export class Agent {
       this.logger.info({ origin: result.origin, hash: this.configHash }, 'configuration unchanged');
       return 'unchanged';
     }
-    // Before anything changes: a client that cannot load rejects the whole update.
+    // Before anything changes: a client that cannot load, or credential files
+    // that cannot be read, reject the whole update.
     if (diff.kafkaChanged) await this.sinks.prepare(next.kafka.client);
+    const credentials = diff.kafkaChanged ? readCredentials(next.kafka) : undefined;
     this.config = next;
     if (prev.logLevel !== next.logLevel) this.logger.level = next.logLevel;
 
@@ -253,14 +271,9 @@ export class Agent {
     for (const input of this.inputs) if (!added.includes(input)) input.requestScan();
     this.registry.setDiscoveryDirs(new Set(this.inputs.flatMap((i) => i.watchRoots())));
 
-    if (diff.kafkaChanged) {
-      const sink = this.sinks.create(next.kafka);
-      // Not awaited: the old producer drains in the background while the
-      // new one queues; a later apply waits for it inside SinkSwitch.
-      void this.sink
-        .replace(sink, prev.kafka.requestTimeoutMs)
-        .then(({ handedOver }) => this.logger.info({ handedOver }, 'kafka producer replaced'))
-        .catch((err: unknown) => this.logger.error({ err }, 'replacing the kafka producer failed'));
+    if (credentials) {
+      this.credentials.update(next.kafka, credentials);
+      this.replaceSink(next.kafka, credentials, prev.kafka.requestTimeoutMs);
     }
 
     this.configHash = hashConfig(next);
@@ -276,6 +289,20 @@ export class Agent {
       'configuration applied',
     );
     return 'applied';
+  }
+
+  /** A new producer for `kafka` on `credentials` (a configuration change, or changed credential files). */
+  private replaceSink(kafka: KafkaConfig, credentials: KafkaCredentials, drainTimeoutMs: number): void {
+    const { authFailing } = this.sink.active.status() as KafkaStatus;
+    const sink = this.sinks.create(kafka, credentials, authFailing);
+    // A producer that cannot authenticate cannot drain either: it hands over at once.
+    const drainMs = authFailing ? 0 : drainTimeoutMs;
+    // Not awaited: the old producer drains in the background while the
+    // new one queues; a later replacement waits for it inside SinkSwitch.
+    void this.sink
+      .replace(sink, drainMs)
+      .then(({ handedOver }) => this.logger.info({ handedOver }, 'kafka producer replaced'))
+      .catch((err: unknown) => this.logger.error({ err }, 'replacing the kafka producer failed'));
   }
 
   private createInput(input: Config['inputs'][number], order: number): Input {
@@ -311,7 +338,7 @@ export class Agent {
         inputs: this.config.inputs.map((i) => ({ name: i.name, topic: i.topic, paths: i.paths })),
         ...(this.reloader ? { reload: this.reloader.status() } : {}),
       },
-      kafka: this.sink.active.status(),
+      kafka: { ...(this.sink.active.status() as KafkaStatus), credentials: this.credentials.status() },
       budget: { maxBytes: this.budget.maxBytes, usedBytes: this.budget.usedBytes, heldBytes: this.budget.heldBytes },
       files: this.registry.status(),
     };
@@ -344,6 +371,7 @@ export class Agent {
     // 2. Stop watching the configuration, discovery and reading; unfinished last lines are shipped.
     await this.reloader?.close();
     await this.applying;
+    await this.credentials.close();
     await Promise.all(this.inputs.map((i) => i.stop()));
     await this.registry.stopReading();
 
@@ -381,5 +409,9 @@ export class Agent {
 
 /** A short, stable hash of the effective configuration (logged and exported as logagent_config_info). */
 export function hashConfig(config: Config): string {
-  return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 12);
+  // Of the redacted configuration: a hash of a secret is a way to guess it offline.
+  return createHash('sha256')
+    .update(JSON.stringify(redactConfig(config)))
+    .digest('hex')
+    .slice(0, 12);
 }

@@ -18,6 +18,8 @@ export const LABEL_VALUES = {
   skippedKind: ['fifo', 'socket', 'character-device', 'block-device', 'other'],
   checkpointErrorKind: ['corrupt', 'write'],
   reloadResult: ['applied', 'unchanged', 'rejected'],
+  authMechanism: ['plain', 'scram-sha-256', 'scram-sha-512', 'oauthbearer', 'tls'],
+  credentialResult: ['applied', 'rejected'],
 } as const;
 
 export interface MetricsOptions {
@@ -86,6 +88,22 @@ export class Metrics {
     LABEL_VALUES.skippedKind,
   );
   readonly sendErrors = this.counter('logagent_kafka_send_errors_total', 'Failed produce attempts (retried).');
+  readonly authFailures = this.counter(
+    'logagent_kafka_auth_failures_total',
+    'Failed authentications with Kafka, by SASL mechanism, or tls for a TLS handshake that failed on a certificate (ours refused or theirs untrusted). Retried with backoff; a changed secret file is picked up by itself.',
+    ['mechanism'],
+    LABEL_VALUES.authMechanism,
+  );
+  readonly credentialReloads = this.counter(
+    'logagent_kafka_credential_reloads_total',
+    'Reads of the Kafka credential files (certificates, key, password, token) after start: applied (they changed; a new producer took over) or rejected (unreadable, or not holding together mid-rotation; retried, the running producer stays).',
+    ['result'],
+    LABEL_VALUES.credentialResult,
+  );
+  readonly clientCertificateExpiry = this.gauge(
+    'logagent_kafka_client_certificate_expiry_timestamp_seconds',
+    'Unix time at which the TLS client certificate in use expires (0 without one).',
+  );
   readonly messagesTooLarge = this.counter(
     'logagent_kafka_messages_too_large_total',
     'Messages the broker rejected as too large, then split or truncated.',

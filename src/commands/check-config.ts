@@ -1,8 +1,11 @@
 // `logagent check-config`: validate and print the effective configuration
 // (defaults < file < environment), and name every key the environment
-// overrides. No key holds a secret yet; the issue that adds credentials
-// adds their redaction here and in configuration error messages.
+// overrides. Secrets are printed as [redacted]; the credential files the
+// configuration names (certificates, key, password, token) are read and
+// checked as the agent would at start, and described without their content.
 
+import { redactConfig } from '../config/security.ts';
+import { readCredentials } from '../sink/credentials.ts';
 import { loadFromArgs, parseConfigArgs } from './options.ts';
 
 export async function checkConfigCommand(args: string[]): Promise<number> {
@@ -11,6 +14,14 @@ export async function checkConfigCommand(args: string[]): Promise<number> {
   for (const { key, env } of loaded.overrides) {
     process.stderr.write(`logagent: ${key} is set in ${loaded.origin ?? 'the configuration'} and overridden by the environment (${env})\n`);
   }
-  process.stdout.write(`${JSON.stringify(loaded.config, null, 2)}\n`);
+  const credentials = readCredentials(loaded.config.kafka);
+  const c = credentials.certificate;
+  if (c) process.stderr.write(`logagent: kafka.tls.certFile: ${c.subject}, serial ${c.serialNumber}, valid until ${c.validTo}\n`);
+  if (credentials.tokenExpiresAt !== undefined) {
+    process.stderr.write(
+      `logagent: kafka.sasl.tokenFile: token of ${credentials.principal ?? '?'} expires ${new Date(credentials.tokenExpiresAt).toISOString()}\n`,
+    );
+  }
+  process.stdout.write(`${JSON.stringify(redactConfig(loaded.config), null, 2)}\n`);
   return 0;
 }

@@ -3,43 +3,52 @@
 // Exits after --max-messages messages, or after --timeout-ms without a
 // message once the consumer has joined its group (exit 1 if --max-messages
 // was given and not reached).
+//
+// The Kafka client is the agent's: brokers, TLS and SASL from the same
+// configuration (--config or LOGAGENT_CONFIG, and the environment), so what
+// the agent can reach, consume can read. --brokers overrides the brokers
+// only. The agent's own keys (inputs, topic) are not required here.
 
-import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
+import { kafkajsSecurity, readCredentials } from '../sink/credentials.ts';
 import { readTopic } from '../sink/topic-reader.ts';
+import { loadFromArgs, parseConfigArgs } from './options.ts';
 
 export async function consumeCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    options: {
-      brokers: { type: 'string' },
-      topic: { type: 'string' },
-      'from-beginning': { type: 'boolean', default: false },
-      group: { type: 'string' },
-      'max-messages': { type: 'string' },
-      'timeout-ms': { type: 'string', default: '10000' },
-      json: { type: 'boolean', default: false },
-    },
+  const { values } = parseConfigArgs(args, {
+    brokers: { type: 'string' },
+    topic: { type: 'string' },
+    'from-beginning': { type: 'boolean' },
+    group: { type: 'string' },
+    'max-messages': { type: 'string' },
+    'timeout-ms': { type: 'string' },
+    json: { type: 'boolean' },
   });
   const topic = values.topic ?? process.env.LOGAGENT_TOPIC;
   if (!topic) throw new UsageError('--topic is required');
-  const brokers = (values.brokers ?? process.env.KAFKA_BROKERS ?? '127.0.0.1:9092')
-    .split(',')
-    .map((b) => b.trim())
-    .filter((b) => b !== '');
+  const { config } = loadFromArgs(values, { kafkaOnly: true });
+  const brokers =
+    values.brokers === undefined
+      ? [...config.kafka.brokers]
+      : values.brokers
+          .split(',')
+          .map((b) => b.trim())
+          .filter((b) => b !== '');
+  if (brokers.length === 0) throw new UsageError('--brokers must name at least one host:port');
+  const security = kafkajsSecurity(readCredentials(config.kafka));
   const maxMessages = values['max-messages'] === undefined ? undefined : wholeNumber('--max-messages', values['max-messages']);
-  const timeoutMs = wholeNumber('--timeout-ms', values['timeout-ms']);
+  const timeoutMs = wholeNumber('--timeout-ms', values['timeout-ms'] ?? '10000');
   const group = values.group ?? `logagent-consume-${process.pid}-${Date.now()}`;
   const logger = createLogger('warn');
 
   const out: string[] = [];
   const result = await readTopic({
     brokers,
+    ...security,
     topic,
     group,
-    fromBeginning: values['from-beginning'],
+    fromBeginning: values['from-beginning'] ?? false,
     ...(maxMessages === undefined ? {} : { maxMessages }),
     timeoutMs,
     logger,

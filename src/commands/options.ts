@@ -19,10 +19,11 @@ export interface LoadedConfig extends LoadResult {
   readonly text: string | undefined;
 }
 
-export function loadFromArgs(values: { config?: string | boolean | undefined }): LoadedConfig {
+/** `kafkaOnly`: a command that needs only the `kafka` section (consume) does not require inputs. */
+export function loadFromArgs(values: { config?: string | boolean | undefined }, options: { kafkaOnly?: boolean } = {}): LoadedConfig {
   const path = configPathFromArgs(values);
   const source = path === undefined ? undefined : readConfigSource(path);
-  return { ...loadConfigDetailed({ env: process.env, source }), path, text: source?.text };
+  return { ...loadConfigDetailed({ env: process.env, source, kafkaOnly: options.kafkaOnly ?? false }), path, text: source?.text };
 }
 
 export function configFromArgs(values: { config?: string | boolean | undefined }): Config {

@@ -80,6 +80,12 @@ function startFailure(err: unknown, logger: ReturnType<typeof createLogger>): nu
     process.stderr.write(`logagent: ${problem.message}\n`);
     return 2;
   }
+  if (err instanceof ConfigError) {
+    // Credential files that cannot be read or do not hold together (the schema checked the rest).
+    logger.fatal({ problems: err.problems.map((p) => `${p.key}: ${p.message}`) }, 'cannot start: invalid configuration');
+    process.stderr.write(`logagent: ${err.message}\n`);
+    return 2;
+  }
   if (err instanceof KafkajsPatchError) {
     logger.fatal({ err }, 'cannot start: kafkajs is not the version this build patches');
     return 1;

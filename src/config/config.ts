@@ -1,7 +1,7 @@
 // The validated, immutable configuration snapshot the agent runs on. Built
 // only by loadConfig(); everything downstream trusts these types.
 
-import type { ACKS, CLIENTS, COMPRESSIONS, FORMATS, LOG_LEVELS, PARSES, PARTITIONERS, START_AT } from './schema.ts';
+import type { ACKS, CLIENTS, COMPRESSIONS, FORMATS, LOG_LEVELS, PARSES, PARTITIONERS, SASL_MECHANISMS, START_AT } from './schema.ts';
 
 export type StartAt = (typeof START_AT)[number];
 export type Acks = (typeof ACKS)[number];
@@ -11,6 +11,7 @@ export type KafkaClientName = (typeof CLIENTS)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type FormatName = (typeof FORMATS)[number];
 export type ParseName = (typeof PARSES)[number];
+export type SaslMechanismName = (typeof SASL_MECHANISMS)[number];
 
 export interface MultilineSettings {
   /** Empty: off. */
@@ -32,6 +33,29 @@ export interface RecordSettings {
   readonly multiline: MultilineSettings;
 }
 
+/** TLS to the brokers. Files are paths; their content is read by the sink (src/sink/credentials.ts) and watched. */
+export interface KafkaTlsConfig {
+  readonly enabled: boolean;
+  readonly caFile: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** Secret (empty: none, or keyPassphraseFile). */
+  readonly keyPassphrase: string;
+  readonly keyPassphraseFile: string;
+  readonly verifyServerName: boolean;
+  readonly serverName: string;
+}
+
+export interface KafkaSaslConfig {
+  readonly mechanism: SaslMechanismName;
+  readonly username: string;
+  /** Secret (empty: none, or passwordFile). */
+  readonly password: string;
+  readonly passwordFile: string;
+  readonly tokenFile: string;
+  readonly tokenRefreshMs: number;
+}
+
 export interface KafkaConfig {
   readonly client: KafkaClientName;
   readonly brokers: readonly string[];
@@ -49,6 +73,10 @@ export interface KafkaConfig {
   readonly topicCreate: boolean;
   readonly topicPartitions: number;
   readonly topicReplicationFactor: number;
+  /** Always set by loadConfig; absent (no TLS) only in sections built by hand (tests, benchmarks). */
+  readonly tls?: KafkaTlsConfig;
+  /** Always set by loadConfig; absent (no SASL) only in sections built by hand. */
+  readonly sasl?: KafkaSaslConfig;
 }
 
 export interface ReaderConfig {

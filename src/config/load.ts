@@ -6,13 +6,16 @@
 // Precedence: defaults < configuration text < environment. A key set in
 // both is reported as an override at every load, naming both: an operator
 // who edits that key in the ConfigMap would otherwise see nothing happen.
+// Secrets (a value or a file holding it) follow security.ts's rules, and no
+// message made here carries a secret's value.
 
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, errorMessage, type ConfigProblem } from '../errors.ts';
-import type { Config, InputConfig, RecordSettings } from './config.ts';
+import type { Config, InputConfig, KafkaConfig, KafkaSaslConfig, KafkaTlsConfig, RecordSettings } from './config.ts';
 import { createConvict, INPUT_PROBLEM_SEPARATOR, INPUT_PROBLEMS_END, INPUT_PROBLEMS_MARK, normalizeInput, schemaKeys } from './schema.ts';
+import { kafkaSecurityProblems, resolveSecretSources, scrubSecrets, secretValues, sensitiveKeys } from './security.ts';
 
 /** Configuration text and where it came from (a file path, or configmap/<ns>/<name>). */
 export interface ConfigText {
@@ -26,6 +29,11 @@ export interface LoadOptions {
   file?: string | undefined;
   /** The configuration text itself (a reload): takes the place of `file`. */
   source?: ConfigText | undefined;
+  /**
+   * Only the `kafka` section matters (`logagent consume`): what an agent
+   * needs besides (inputs, limits) is not required.
+   */
+  kafkaOnly?: boolean;
 }
 
 export interface LoadResult {
@@ -85,7 +93,14 @@ export function loadConfigDetailed(options: LoadOptions = {}): LoadResult {
   const fromEnvironment = fromEnv(env, envs, envProblems);
   if (envProblems.length > 0) throw new ConfigError(envProblems);
   const source = options.source ?? (options.file === undefined ? undefined : readConfigSource(options.file));
-  const fromFile = source === undefined ? undefined : parseConfigText(source);
+  const parsed = source === undefined ? undefined : parseConfigText(source);
+  const secrets = secretValues(parsed, fromEnvironment);
+  const fail = (problems: ConfigProblem[]): never => {
+    throw new ConfigError(problems.map((p) => ({ ...p, message: scrubSecrets(p.message, secrets) })));
+  };
+  const resolved = resolveSecretSources(parsed, fromEnvironment, envs, source?.origin);
+  if (resolved.problems.length > 0) fail(resolved.problems);
+  const fromFile = resolved.file;
   let conf;
   try {
     conf = createConvict();
@@ -93,12 +108,12 @@ export function loadConfigDetailed(options: LoadOptions = {}): LoadResult {
     conf.load(fromEnvironment);
     conf.validate({ allowed: 'strict' });
   } catch (err) {
-    throw new ConfigError(problemsFromConvict(err instanceof Error ? err.message : String(err), envs));
+    return fail(problemsFromConvict(err instanceof Error ? err.message : String(err), envs));
   }
   const raw = conf.getProperties() as RawConfig;
-  const problems = crossCheck(raw, envs);
-  if (problems.length > 0) throw new ConfigError(problems);
-  const overrides = fromFile === undefined ? [] : findOverrides(fromFile, fromEnvironment, envs);
+  const problems = options.kafkaOnly ? kafkaSecurityProblems(raw.kafka, envs) : crossCheck(raw, envs);
+  if (problems.length > 0) fail(problems);
+  const overrides = fromFile === undefined ? [] : [...resolved.overrides, ...findOverrides(fromFile, fromEnvironment, envs)];
   return { config: freeze(toConfig(raw)), overrides, origin: source?.origin };
 }
 
@@ -138,7 +153,10 @@ export function parseConfigText(source: ConfigText): Record<string, unknown> {
   try {
     data = parseYaml(source.text);
   } catch (err) {
-    throw new ConfigError([{ key: '(config file)', env: undefined, message: `${source.origin} is not valid YAML: ${errorMessage(err)}` }]);
+    // The parser's message quotes the offending lines, which may hold a
+    // secret: only its first line (what is wrong, and where) is shown.
+    const what = errorMessage(err).split('\n')[0]?.replace(/:$/, '') ?? 'parse error';
+    throw new ConfigError([{ key: '(config file)', env: undefined, message: `${source.origin} is not valid YAML: ${what}` }]);
   }
   if (data === null || data === undefined) return {};
   if (typeof data !== 'object' || Array.isArray(data)) {
@@ -156,6 +174,7 @@ export function parseConfigText(source: ConfigText): Record<string, unknown> {
  */
 function fromEnv(env: NodeJS.ProcessEnv, envs: Map<string, string>, problems: ConfigProblem[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
+  const sensitive = new Set(sensitiveKeys());
   for (const [key, name] of envs) {
     const value = env[name];
     if (value === undefined) continue;
@@ -167,6 +186,7 @@ function fromEnv(env: NodeJS.ProcessEnv, envs: Map<string, string>, problems: Co
     }
     const coerced = coerceEnv(key, value);
     if (coerced.ok) node[path[path.length - 1] as string] = coerced.value;
+    else if (sensitive.has(key)) problems.push({ key, env: name, message: coerced.expected });
     else problems.push({ key, env: name, message: `${coerced.expected}: value was ${JSON.stringify(value)}` });
   }
   return out;
@@ -234,7 +254,7 @@ function lookupDefault(key: string): unknown {
 type RawInput = InputConfig;
 
 interface RawConfig extends RecordSettings {
-  kafka: Config['kafka'];
+  kafka: KafkaConfig & { tls: KafkaTlsConfig; sasl: KafkaSaslConfig };
   topic: string;
   paths: string[];
   exclude: string[];
@@ -281,6 +301,7 @@ function crossCheck(raw: RawConfig, envs: Map<string, string>): ConfigProblem[] 
   if (raw.shutdown.quietMs >= raw.shutdown.deadlineMs) {
     problem('shutdown.quietMs', `(${raw.shutdown.quietMs}) must be below shutdown.deadlineMs (${raw.shutdown.deadlineMs})`);
   }
+  problems.push(...kafkaSecurityProblems(raw.kafka, envs));
   return problems;
 }
 
@@ -301,7 +322,7 @@ function toConfig(raw: RawConfig): Config {
     inputs.push({ name: i.name, topic: i.topic, paths: i.paths, exclude: i.exclude, startAt: i.startAt, ...recordSettingsOf(i) });
   }
   return {
-    kafka: { ...raw.kafka, brokers: raw.kafka.brokers.map((b) => b.trim()) },
+    kafka: { ...raw.kafka, brokers: raw.kafka.brokers.map((b) => b.trim()), tls: { ...raw.kafka.tls }, sasl: { ...raw.kafka.sasl } },
     inputs,
     reader: raw.reader,
     discovery: raw.discovery,

@@ -13,6 +13,7 @@ export const PARTITIONERS = ['hash', 'round-robin', 'random', 'manual'] as const
 export const COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
 export const CLIENTS = ['native', 'kafkajs'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const SASL_MECHANISMS = ['none', 'plain', 'scram-sha-256', 'scram-sha-512', 'oauthbearer'] as const;
 
 const MiB = 1024 * 1024;
 
@@ -87,6 +88,35 @@ function isRegExpSource(value: unknown): void {
 }
 
 convict.addFormat({ name: 'string-map', validate: isStringMap, coerce: splitMap });
+
+// Kafka's own names are upper case (SCRAM-SHA-512), the chart's lower case: both are accepted.
+convict.addFormat({
+  name: 'sasl-mechanism',
+  validate: (value: unknown): void => {
+    if (typeof value !== 'string' || !(SASL_MECHANISMS as readonly string[]).includes(value)) {
+      throw new Error(`must be one of ${SASL_MECHANISMS.join(', ')} (any case)`);
+    }
+  },
+  coerce: (value: unknown) => (typeof value === 'string' ? value.trim().toLowerCase() : value),
+});
+
+/** A secret's value: any string. The message never repeats what was received (convict omits it for sensitive keys too). */
+function isSecret(value: unknown): void {
+  if (typeof value !== 'string') throw new Error('must be a string (the value is not shown: it is a secret)');
+}
+
+function isFilePath(value: unknown): void {
+  if (typeof value !== 'string' || value.includes('\0') || (value !== '' && value.trim() === '')) {
+    throw new Error('must be a file path, or empty');
+  }
+}
+
+function isServerName(value: unknown): void {
+  const label = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+  if (typeof value !== 'string' || (value !== '' && (!new RegExp(`^${label}(?:\\.${label})*$`).test(value) || /^[0-9.]+$/.test(value)))) {
+    throw new Error('must be a DNS name (the name in the broker certificate), or empty for the broker host');
+  }
+}
 
 /**
  * How an input shapes its records: the same keys for the top-level input
@@ -390,6 +420,96 @@ export const schema = {
       default: 0,
       env: 'KAFKA_TOPIC_REPLICATION_FACTOR',
     },
+    tls: {
+      enabled: {
+        doc: 'TLS to every broker. The broker certificate is verified against caFile (else the system CAs) and, unless verifyServerName is false, its name against the broker host (or serverName).',
+        format: Boolean,
+        default: false,
+        env: 'KAFKA_TLS_ENABLED',
+      },
+      caFile: {
+        doc: 'PEM file of the CA certificates that sign the broker certificates; empty: the system CAs (and NODE_EXTRA_CA_CERTS). Re-read when it changes.',
+        format: isFilePath,
+        default: '',
+        env: 'KAFKA_TLS_CA_FILE',
+      },
+      certFile: {
+        doc: 'PEM file of the client certificate (mutual TLS; with its chain, if any), with keyFile. Re-read when it changes (cert-manager, a Secret update): a new producer takes over without losing a line.',
+        format: isFilePath,
+        default: '',
+        env: 'KAFKA_TLS_CERT_FILE',
+      },
+      keyFile: {
+        doc: 'PEM file of the client certificate private key. Re-read when it changes.',
+        format: isFilePath,
+        default: '',
+        env: 'KAFKA_TLS_KEY_FILE',
+      },
+      keyPassphrase: {
+        doc: 'Passphrase of an encrypted keyFile. Secret: never printed; prefer keyPassphraseFile.',
+        format: isSecret,
+        default: '',
+        sensitive: true,
+        env: 'KAFKA_TLS_KEY_PASSPHRASE',
+      },
+      keyPassphraseFile: {
+        doc: 'File holding the passphrase of an encrypted keyFile (one trailing newline is ignored). Re-read when it changes.',
+        format: isFilePath,
+        default: '',
+        env: 'KAFKA_TLS_KEY_PASSPHRASE_FILE',
+      },
+      verifyServerName: {
+        doc: 'Check that the broker certificate names the broker host (or serverName). false keeps the CA check and skips the name check: for brokers whose certificates do not name the address clients use.',
+        format: Boolean,
+        default: true,
+        env: 'KAFKA_TLS_VERIFY_SERVER_NAME',
+      },
+      serverName: {
+        doc: 'Name sent as SNI and verified in every broker certificate instead of the broker host; empty: the host.',
+        format: isServerName,
+        default: '',
+        env: 'KAFKA_TLS_SERVER_NAME',
+      },
+    },
+    sasl: {
+      mechanism: {
+        doc: 'SASL authentication: none, plain, scram-sha-256, scram-sha-512 (username and password) or oauthbearer (tokenFile).',
+        format: 'sasl-mechanism',
+        default: 'none',
+        env: 'KAFKA_SASL_MECHANISM',
+      },
+      username: {
+        doc: 'SASL user (plain, scram-sha-256, scram-sha-512).',
+        format: String,
+        default: '',
+        env: 'KAFKA_SASL_USERNAME',
+      },
+      password: {
+        doc: 'SASL password. Secret: never printed; prefer passwordFile.',
+        format: isSecret,
+        default: '',
+        sensitive: true,
+        env: 'KAFKA_SASL_PASSWORD',
+      },
+      passwordFile: {
+        doc: 'File holding the SASL password (one trailing newline is ignored), e.g. a mounted Secret. Re-read when it changes: a fixed password resumes shipping by itself.',
+        format: isFilePath,
+        default: '',
+        env: 'KAFKA_SASL_PASSWORD_FILE',
+      },
+      tokenFile: {
+        doc: 'oauthbearer: file holding the bearer token (a JWT, e.g. a projected service account token). Re-read when it changes and before it expires.',
+        format: isFilePath,
+        default: '',
+        env: 'KAFKA_SASL_TOKEN_FILE',
+      },
+      tokenRefreshMs: {
+        doc: 'oauthbearer: the token file is read again at least this often; a JWT is also read again when 80% of its remaining lifetime (exp) has passed.',
+        format: positiveInt('tokenRefreshMs'),
+        default: 60_000,
+        env: 'KAFKA_SASL_TOKEN_REFRESH_MS',
+      },
+    },
   },
   topic: {
     doc: 'Topic of the top-level input, named `default` (the form `docker run` uses: LOGAGENT_PATHS + LOGAGENT_TOPIC). Required with `paths`, unless the config file lists `inputs`.',
@@ -589,6 +709,8 @@ export interface SchemaKey {
   readonly env: string;
   readonly default: unknown;
   readonly doc: string;
+  /** A secret: redacted wherever configuration is shown. */
+  readonly sensitive: boolean;
 }
 
 /** Every leaf of the schema, in declaration order; the keys of each `inputs` element as `inputs[].key`. */
@@ -599,8 +721,8 @@ export function schemaKeys(): SchemaKey[] {
       if (typeof value !== 'object' || value === null) continue;
       const key = prefix ? `${prefix}.${name}` : name;
       if ('doc' in value && 'default' in value) {
-        const v = value as { doc: string; default: unknown; env?: string; children?: Record<string, unknown> };
-        out.push({ key, env: v.env ?? '', default: v.default, doc: v.doc });
+        const v = value as { doc: string; default: unknown; env?: string; sensitive?: boolean; children?: Record<string, unknown> };
+        out.push({ key, env: v.env ?? '', default: v.default, doc: v.doc, sensitive: v.sensitive === true });
         if (v.children) walk(v.children, `${key}[]`);
       } else {
         walk(value as Record<string, unknown>, key);

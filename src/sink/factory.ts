@@ -4,10 +4,14 @@
 // ~100 ms of start-up that an agent on the default client never uses.
 // Loading is asynchronous, so it happens before a sink is needed: at start
 // for the initial client, and before a reload that switches to kafkajs.
+// A sink gets its TLS and SASL as a snapshot read from the files the
+// section names (credentials.ts); the caller reads it, so that unreadable
+// files reject a configuration before anything changes.
 
 import type pino from 'pino';
 import type { KafkaClientName, KafkaConfig } from '../config/config.ts';
 import type { Metrics } from '../metrics.ts';
+import type { KafkaCredentials } from './credentials.ts';
 import { NativeKafkaSink } from './native/native-sink.ts';
 import type { ManagedSink } from './sink.ts';
 
@@ -35,9 +39,24 @@ export class SinkFactory {
     this.kafkajs = await import('./kafka-sink.ts');
   }
 
-  /** A sink for `kafka`; its client must have been prepared. */
-  create(kafka: KafkaConfig): ManagedSink {
-    const options = { config: kafka, logger: this.logger.child({ component: 'kafka', client: kafka.client }), metrics: this.metrics };
+  /**
+   * A sink for `kafka` on `credentials` (readCredentials(kafka)); its client
+   * must have been prepared. `authFailing`: the sink it replaces could not
+   * authenticate.
+   */
+  create(kafka: KafkaConfig, credentials: KafkaCredentials, authFailing = false): ManagedSink {
+    const logger = this.logger.child({ component: 'kafka', client: kafka.client });
+    const c = credentials.certificate;
+    this.metrics.clientCertificateExpiry.set(c ? c.expiresAt / 1000 : 0);
+    if (c) {
+      const fields = { subject: c.subject, serialNumber: c.serialNumber, validTo: c.validTo };
+      if (c.expiresAt <= Date.now()) logger.warn(fields, 'the TLS client certificate has expired; the broker will refuse it');
+      else logger.info(fields, 'TLS client certificate');
+    }
+    if (credentials.sasl?.mechanism === 'PLAIN' && !credentials.tls) {
+      logger.warn({ mechanism: 'plain' }, 'SASL PLAIN without TLS sends the password readable on the network; enable kafka.tls');
+    }
+    const options = { config: kafka, logger, metrics: this.metrics, credentials, authFailing };
     if (kafka.client === 'native') return new NativeKafkaSink(options);
     if (!this.kafkajs) throw new Error('kafkajs is not loaded: SinkFactory.prepare("kafkajs") must run first');
     return new this.kafkajs.KafkaSink(options);

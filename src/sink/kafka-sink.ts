@@ -22,6 +22,9 @@
 // past a deadline they are destroyed, which fails whatever kafkajs was
 // waiting for, and close() destroys them all, so no connection outlives the
 // sink.
+//
+// TLS and SASL come from one credentials snapshot (credentials.ts), mapped
+// to kafkajs's `ssl` and `sasl` options; new credentials mean a new sink.
 
 import net from 'node:net';
 import tls from 'node:tls';
@@ -31,7 +34,9 @@ import type { KafkaConfig } from '../config/config.ts';
 import { KafkaTimeoutError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { sleep } from '../time.ts';
+import { AuthFailures } from './auth-failures.ts';
 import { compressionType, registerCodecs } from './codecs.ts';
+import { kafkajsSecurity, PLAINTEXT, type KafkaCredentials } from './credentials.ts';
 import kafkajs from './kafkajs.ts';
 import { TRUNCATED_HEADER, type LineBatch } from './line-batch.ts';
 import { createPartitioner } from './partitioner.ts';
@@ -41,11 +46,17 @@ export interface KafkaSinkOptions {
   config: KafkaConfig;
   logger: pino.Logger;
   metrics: Metrics;
+  /** TLS and SASL, read from the files the configuration names; none by default. */
+  credentials?: KafkaCredentials;
+  /** The producer this one replaces could not authenticate (its recovery is then logged). */
+  authFailing?: boolean;
 }
 
 export interface KafkaStatus {
   readonly connected: boolean;
   readonly failing: boolean;
+  /** The last failure was an authentication failure (SASL or a TLS certificate) and nothing succeeded since. */
+  readonly authFailing: boolean;
   readonly lastError: string | undefined;
   readonly lastErrorAt: string | undefined;
   readonly lastAckAt: string | undefined;
@@ -98,15 +109,19 @@ export class KafkaSink implements ManagedSink {
   private failing = false;
   private lastError: { message: string; at: number } | undefined;
   private lastAckAt: number | undefined;
+  private readonly auth: AuthFailures;
 
   constructor(options: KafkaSinkOptions) {
     this.config = options.config;
     this.logger = options.logger;
     this.metrics = options.metrics;
+    const credentials = options.credentials ?? PLAINTEXT;
+    this.auth = new AuthFailures(this.logger, this.metrics, credentials, { failing: options.authFailing ?? false });
     registerCodecs();
     this.kafka = new kafkajs.Kafka({
       clientId: this.config.clientId,
       brokers: [...this.config.brokers],
+      ...kafkajsSecurity(credentials),
       connectionTimeout: this.config.connectionTimeoutMs,
       requestTimeout: this.config.requestTimeoutMs,
       enforceRequestTimeout: false,
@@ -114,6 +129,8 @@ export class KafkaSink implements ManagedSink {
       // Our own loop retries forever; kafkajs retries briefly inside one attempt.
       retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
       logCreator: kafkaLogCreator(this.logger),
+      // kafkajs's own debug lines only when ours are asked for: they are one per request.
+      logLevel: this.logger.isLevelEnabled('debug') ? kafkajs.logLevel.DEBUG : kafkajs.logLevel.INFO,
     });
     this.producer = this.createProducer();
   }
@@ -131,6 +148,7 @@ export class KafkaSink implements ManagedSink {
     return {
       connected: this.connected,
       failing: this.failing,
+      authFailing: this.auth.failing,
       lastError: this.lastError?.message,
       lastErrorAt: this.lastError ? new Date(this.lastError.at).toISOString() : undefined,
       lastAckAt: this.lastAckAt === undefined ? undefined : new Date(this.lastAckAt).toISOString(),
@@ -271,7 +289,11 @@ export class KafkaSink implements ManagedSink {
       createPartitioner: createPartitioner(this.config.partitioner, this.config.partition),
       idempotent: this.config.idempotent && this.config.acks === 'all',
       allowAutoTopicCreation: false,
-      retry: { retries: this.config.idempotent && this.config.acks === 'all' ? Number.MAX_SAFE_INTEGER : 2, initialRetryTime: 100, maxRetryTime: 1_000 },
+      retry: {
+        retries: this.config.idempotent && this.config.acks === 'all' ? Number.MAX_SAFE_INTEGER : 2,
+        initialRetryTime: 100,
+        maxRetryTime: 1_000,
+      },
     });
     producer.on(producer.events.DISCONNECT, () => {
       this.connected = false;
@@ -386,6 +408,7 @@ export class KafkaSink implements ManagedSink {
         this.metrics.batchBytes.observe(request.bytes);
         this.metrics.kafkaUp.set(1);
         this.failing = false;
+        this.auth.succeeded();
         if (attempt > 1) this.logger.info({ attempts: attempt, messages: request.records }, 'kafka delivery recovered');
         this.acknowledge(parts, request.records);
         return;
@@ -399,9 +422,11 @@ export class KafkaSink implements ManagedSink {
         this.metrics.sendErrors.inc();
         this.metrics.kafkaUp.set(0);
         this.failing = true;
-        this.lastError = { message: (err as Error).message ?? String(err), at: Date.now() };
+        const authentication = err instanceof Error ? this.auth.record(err, 'produce request') : undefined;
+        this.lastError = { message: authentication ?? (err as Error).message ?? String(err), at: Date.now() };
         const backoffMs = Math.min(this.config.retryMaxBackoffMs, 100 * 2 ** Math.min(attempt, 16));
-        this.logDeliveryError(err, attempt, parts, backoffMs);
+        // Authentication failures have their own line (AuthFailures).
+        if (authentication === undefined) this.logDeliveryError(err, attempt, parts, backoffMs);
         if (attempt % 3 === 0) await this.resetProducer(signal);
         await sleep(backoffMs * (0.8 + Math.random() * 0.4), signal);
       }

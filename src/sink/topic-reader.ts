@@ -2,8 +2,9 @@
 // or the end, until a number of messages or a quiet period. Lives beside the
 // producer so that only src/sink/ talks to kafkajs.
 
+import type tls from 'node:tls';
 import type pino from 'pino';
-import type { Kafka } from 'kafkajs';
+import type { Kafka, SASLOptions } from 'kafkajs';
 import { registerCodecs } from './codecs.ts';
 import kafkajs from './kafkajs.ts';
 
@@ -18,6 +19,9 @@ export interface TopicMessage {
 
 export interface ReadTopicOptions {
   brokers: string[];
+  /** TLS options (credentials.ts kafkajsSecurity). */
+  ssl?: tls.ConnectionOptions;
+  sasl?: SASLOptions;
   topic: string;
   group: string;
   fromBeginning: boolean;
@@ -36,6 +40,8 @@ export async function readTopic(o: ReadTopicOptions): Promise<ReadTopicResult> {
   const kafka = new kafkajs.Kafka({
     clientId: 'logagent-consume',
     brokers: o.brokers,
+    ...(o.ssl ? { ssl: o.ssl } : {}),
+    ...(o.sasl ? { sasl: o.sasl } : {}),
     logCreator:
       () =>
       ({ log }) =>

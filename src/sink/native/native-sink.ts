@@ -11,6 +11,9 @@
 // What it adds over KafkaSink: up to 5 requests in flight per broker (the
 // idempotent producer keeps each partition's order across retries), one
 // buffer per request and no object per line, and no timer while idle.
+//
+// TLS and SASL come from one credentials snapshot (credentials.ts) for the
+// sink's whole life; new credentials mean a new sink (agent.ts).
 
 import net from 'node:net';
 import tls from 'node:tls';
@@ -18,6 +21,8 @@ import type pino from 'pino';
 import type { KafkaConfig } from '../../config/config.ts';
 import { errorMessage } from '../../errors.ts';
 import type { Metrics } from '../../metrics.ts';
+import { AuthFailures } from '../auth-failures.ts';
+import { PLAINTEXT, type KafkaCredentials } from '../credentials.ts';
 import type { KafkaStatus } from '../kafka-sink.ts';
 import type { LineBatch } from '../line-batch.ts';
 import type { ManagedSink } from '../sink.ts';
@@ -33,6 +38,10 @@ export interface NativeKafkaSinkOptions {
   config: KafkaConfig;
   logger: pino.Logger;
   metrics: Metrics;
+  /** TLS and SASL, read from the files the configuration names; none by default. */
+  credentials?: KafkaCredentials;
+  /** The producer this one replaces could not authenticate (its recovery is then logged). */
+  authFailing?: boolean;
   /** Settings beyond KafkaConfig (tests). */
   overrides?: Partial<NativeProducerOptions>;
 }
@@ -58,11 +67,18 @@ export class NativeKafkaSink implements ManagedSink {
   /** Batches not fully acknowledged, oldest first: what handOver() gives back. One entry per batch, none per line. */
   private readonly unacknowledged = new Set<LineBatch>();
   private handedOver = false;
+  private readonly auth: AuthFailures;
 
   constructor(o: NativeKafkaSinkOptions) {
     this.logger = o.logger;
     this.metrics = o.metrics;
-    this.options = nativeOptions(o.config, o.overrides);
+    const credentials = o.credentials ?? PLAINTEXT;
+    this.auth = new AuthFailures(this.logger, this.metrics, credentials, { failing: o.authFailing ?? false });
+    this.options = nativeOptions(o.config, {
+      ...(credentials.tls ? { tls: credentials.tls } : {}),
+      ...(credentials.sasl ? { sasl: credentials.sasl } : {}),
+      ...o.overrides,
+    });
     const opts = this.options;
     // Room for a full request (lines plus protocol overhead) in every pooled buffer.
     const pool = new BufferPool(opts.batchMaxBytes + Math.max(64 * 1024, opts.batchMaxBytes >> 2), opts.maxInflightPerBroker + 1);
@@ -126,6 +142,7 @@ export class NativeKafkaSink implements ManagedSink {
     return {
       connected: this.producer.connected,
       failing: this.failing,
+      authFailing: this.auth.failing,
       lastError: this.lastError?.message,
       lastErrorAt: this.lastError ? new Date(this.lastError.at).toISOString() : undefined,
       lastAckAt: this.lastAckAt === undefined ? undefined : new Date(this.lastAckAt).toISOString(),
@@ -239,6 +256,7 @@ export class NativeKafkaSink implements ManagedSink {
 
   private recovered(messages: number): void {
     this.metrics.kafkaUp.set(1);
+    this.auth.succeeded();
     if (!this.failing) return;
     this.failing = false;
     this.logger.info({ attempts: this.failedAttempts + 1, messages }, 'kafka delivery recovered');
@@ -251,10 +269,12 @@ export class NativeKafkaSink implements ManagedSink {
     this.metrics.kafkaUp.set(0);
     this.failedAttempts++;
     const now = Date.now();
-    this.lastError = { message: errorMessage(err), at: now };
+    const authentication = this.auth.record(err, context);
+    this.lastError = { message: authentication ?? errorMessage(err), at: now };
     // The first failure and then one line every 30 s: an outage of hours must
-    // not flood the log, but must stay visible.
-    if (!this.failing || now - this.lastErrorLogAt > ERROR_LOG_INTERVAL_MS) {
+    // not flood the log, but must stay visible. Authentication failures have
+    // their own line (AuthFailures).
+    if (authentication === undefined && (!this.failing || now - this.lastErrorLogAt > ERROR_LOG_INTERVAL_MS)) {
       this.lastErrorLogAt = now;
       this.logger.error(
         { err, errorType: (err as { type?: string }).type ?? err.name, context, attempt: this.failedAttempts, messages },

@@ -32,9 +32,9 @@ export interface NativeProducerOptions {
   readonly backoffMs: (failures: number) => number;
   readonly now: () => number;
   readonly random: () => number;
-  /** TLS to every broker (tls.connect options; the server name is the broker's host unless set). Issue 11 fills it from config. */
+  /** TLS to every broker (tls.connect options; the server name is the broker's host unless set). From credentials.ts. */
   readonly tls?: tls.ConnectionOptions;
-  /** SASL on every connection, after ApiVersions. Issue 11 fills it from config. */
+  /** SASL on every connection, after ApiVersions. From credentials.ts. */
   readonly sasl?: SaslOptions;
 }
 
