@@ -284,6 +284,10 @@ describe('rendered objects', { skip }, () => {
       { name: mount.name, secret: { secretName: 'kafka-credentials', defaultMode: 0o440 } },
     );
     assert.equal(envValue(c, 'KAFKA_SASL_PASSWORD_FILE'), '/etc/logagent-secrets/password');
+    assert.deepEqual(renderedConfig(await render({ values: [ciValues('secrets')] })).kafka.tls, {
+      enabled: true,
+      caFile: '/etc/logagent-secrets/ca.crt',
+    });
     assert.deepEqual(
       spec.volumes.find((vol: any) => vol.name === 'logagent-checkpoints'),
       { name: 'logagent-checkpoints', persistentVolumeClaim: { claimName: 'logagent-checkpoints' } },
@@ -392,6 +396,12 @@ describe('values.schema.json', { skip }, () => {
       bad: ['config.shutdown.deadlineMs=9000'],
       good: ['shutdown.deadlineMs=9000'],
       error: /at '\/config\/shutdown': additional properties 'deadlineMs' not allowed/,
+    },
+    {
+      what: 'a Kafka password in config.yaml (a ConfigMap): only its file',
+      bad: ['config.kafka.sasl.password=hunter2'],
+      good: ['config.kafka.sasl.passwordFile=/etc/logagent-secrets/password'],
+      error: /at '\/config\/kafka\/sasl': additional properties 'password' not allowed/,
     },
     {
       what: 'two volume sources for the checkpoints',
