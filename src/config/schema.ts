@@ -379,9 +379,9 @@ export const schema = {
       env: 'KAFKA_BATCH_MAX_BYTES',
     },
     lingerMs: {
-      doc: 'How long a batch that is not full waits for more lines before it is sent.',
+      doc: 'While a partition has a produce request in flight, how long its next batch waits for more lines before it is sent, unless full (a partition with nothing in flight sends at once). 0: as soon as one of the 5 request slots per broker is free; lines arriving meanwhile make the next request.',
       format: 'nat',
-      default: 5,
+      default: 0,
       env: 'KAFKA_LINGER_MS',
     },
     requestTimeoutMs: {

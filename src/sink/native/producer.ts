@@ -203,8 +203,20 @@ export class Producer {
     this.arm(wake);
   }
 
+  /**
+   * Whether a partition's queued lines go out now. Linger batches lines only
+   * while the partition has a request in flight (as Nagle's algorithm does):
+   * an idle partition sends at once, so a quiet file's line is not held back
+   * and a reader waiting for room in the in-flight budget never waits on a
+   * timer too; lines that come while a request is out go in the next one.
+   */
   private lingered(p: PartitionState, now: number): boolean {
-    return this.o.lingerMs <= 0 || p.queuedBytes >= this.o.batchMaxBytes || now - p.firstQueuedAt >= this.o.lingerMs;
+    return (
+      this.o.lingerMs <= 0 ||
+      p.unacked.length === 0 ||
+      p.queuedBytes >= this.o.batchMaxBytes ||
+      now - p.firstQueuedAt >= this.o.lingerMs
+    );
   }
 
   private arm(at: number): void {
