@@ -33,6 +33,9 @@ export interface SecureCluster {
 /** Below the ephemeral range, away from the ports other test files use (19092, 29092, 29592, 29792). */
 export const SECURE_PORT = 18492;
 
+/** SASL_PLAINTEXT offers fewer mechanisms than SASL_SSL, so that a refused mechanism can be tested. */
+export const SASL_PLAINTEXT_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'OAUTHBEARER'];
+
 export async function startSecureCluster(): Promise<SecureCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'logagent-kafka-secure-'));
   const password = `pw-${randomUUID()}`;
@@ -41,6 +44,7 @@ export async function startSecureCluster(): Promise<SecureCluster> {
     KAFKA_LOCAL_PORT: String(SECURE_PORT),
     KAFKA_LOCAL_SASL_USER: 'logagent',
     KAFKA_LOCAL_SASL_PASSWORD: password,
+    KAFKA_LOCAL_PROPS: `listener.name.sasl_plaintext.sasl.enabled.mechanisms=${SASL_PLAINTEXT_MECHANISMS.join(',')}`,
   };
   const stop = async (): Promise<void> => {
     try {

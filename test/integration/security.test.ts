@@ -26,7 +26,14 @@ import {
   uniqueTopic,
   type AgentProcess,
 } from './helpers.ts';
-import { assertNoSecret, issueClientCert, startSecureCluster, unsecuredJwt, type SecureCluster } from './security-helpers.ts';
+import {
+  assertNoSecret,
+  issueClientCert,
+  SASL_PLAINTEXT_MECHANISMS,
+  startSecureCluster,
+  unsecuredJwt,
+  type SecureCluster,
+} from './security-helpers.ts';
 
 let kafka: SecureCluster;
 const WRONG_PASSWORD = `wrong-${Date.now().toString(36)}-pw`;
@@ -280,6 +287,47 @@ test('a wrong password: one clear error naming mechanism and user, counted; ship
   await assertNoSecrets(r, [WRONG_PASSWORD, kafka.password]);
   assert.equal(JSON.parse(await status(r.httpPort)).kafka.authFailing, false);
   assert.equal(await r.agent.stop(), 0);
+});
+
+test('a mechanism the listener does not offer (native) and a wrong password on kafkajs: one clear line each, naming mechanism and user, counted', async (t) => {
+  const refused = await run(t, {
+    KAFKA_BROKERS: kafka.saslPlaintext,
+    KAFKA_SASL_MECHANISM: 'scram-sha-512',
+    KAFKA_SASL_USERNAME: kafka.user,
+    KAFKA_SASL_PASSWORD_FILE: kafka.passwordFile,
+  });
+  appendNumbered(refused.log, 0, 10);
+  const line = await refused.agent.waitForLog((rec) => String(rec.msg).startsWith('kafka authentication failed'));
+  assert.equal(line.mechanism, 'scram-sha-512');
+  assert.equal(line.user, kafka.user);
+  assert.equal(
+    line.error,
+    `SASL SCRAM-SHA-512 authentication of user "logagent" failed: UNSUPPORTED_SASL_MECHANISM (the broker offers ${SASL_PLAINTEXT_MECHANISMS.join(', ')})`,
+  );
+  assert.ok(metric(await scrape(refused.httpPort), 'logagent_kafka_auth_failures_total{mechanism="scram-sha-512"}') >= 1);
+  await assertNoSecrets(refused, [kafka.password]);
+  refused.agent.signal('SIGKILL');
+
+  const passwordFile = join(tmpDir(t), 'password');
+  writeFileSync(passwordFile, WRONG_PASSWORD);
+  const wrong = await run(t, {
+    KAFKA_CLIENT: 'kafkajs',
+    KAFKA_BROKERS: kafka.saslSsl,
+    ...tlsEnv(),
+    KAFKA_SASL_MECHANISM: 'scram-sha-256',
+    KAFKA_SASL_USERNAME: kafka.user,
+    KAFKA_SASL_PASSWORD_FILE: passwordFile,
+  });
+  appendNumbered(wrong.log, 0, 10);
+  const failed = await wrong.agent.waitForLog((rec) => String(rec.msg).startsWith('kafka authentication failed'));
+  assert.equal(failed.mechanism, 'scram-sha-256');
+  assert.equal(failed.user, kafka.user);
+  assert.match(String(failed.error), /^SASL SCRAM-SHA-256 authentication of user "logagent" failed: .*invalid credentials/);
+  const text = await scrape(wrong.httpPort);
+  assert.ok(metric(text, 'logagent_kafka_auth_failures_total{mechanism="scram-sha-256"}') >= 1, text);
+  assert.equal(JSON.parse(await status(wrong.httpPort)).kafka.authFailing, true);
+  await assertNoSecrets(wrong, [WRONG_PASSWORD, kafka.password]);
+  wrong.agent.signal('SIGKILL');
 });
 
 test('an expired OAUTHBEARER token is refused and counted; a renewed token file resumes shipping', async (t) => {
