@@ -293,6 +293,8 @@ export class Agent {
 
   /** A new producer for `kafka` on `credentials` (a configuration change, or changed credential files). */
   private replaceSink(kafka: KafkaConfig, credentials: KafkaCredentials, drainTimeoutMs: number): void {
+    // Shutdown drains and closes the producer it has; a new one now would outlive it.
+    if (this.shuttingDown) return;
     const { authFailing } = this.sink.active.status() as KafkaStatus;
     const sink = this.sinks.create(kafka, credentials, authFailing);
     // A producer that cannot authenticate cannot drain either: it hands over at once.

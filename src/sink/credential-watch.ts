@@ -106,16 +106,18 @@ export class CredentialWatch {
       this.o.metrics.credentialReloads.inc({ result: 'rejected' });
       const problems = err instanceof ConfigError ? err.problems.map((p) => `${p.key}: ${p.message}`) : [errorMessage(err)];
       this.unreadable.warn(this.logger, { reason, problems });
-      return;
-    } finally {
       this.schedule();
+      return;
     }
     const expiresAt = next.tokenExpiresAt;
     if (expiresAt !== undefined && expiresAt <= this.now()) {
       this.expired.warn(this.logger, { expiredAt: new Date(expiresAt).toISOString(), file: this.kafka.sasl?.tokenFile });
     }
-    if (next.fingerprint === this.snapshot.fingerprint) return;
+    const changed = next.fingerprint !== this.snapshot.fingerprint;
+    // Scheduled from what was just read: a renewed token moves the next read out.
     this.snapshot = next;
+    this.schedule();
+    if (!changed) return;
     this.o.metrics.credentialReloads.inc({ result: 'applied' });
     this.logger.info({ reason, files: next.files }, 'kafka credential files changed; a new producer takes over');
     this.rewatch();
