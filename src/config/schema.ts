@@ -556,7 +556,7 @@ export const schema = {
       env: 'LOGAGENT_READ_CHUNK_BYTES',
     },
     pollIntervalMs: {
-      doc: 'How often a file that is being written (grew in the last 2 s) is checked for more; quiet files wait for a filesystem event or the scan.',
+      doc: 'How often, at most, a file that is being written (grew in the last 2 s) is checked for more: one that grew at its last check is checked again after 20 ms, then ever less often up to this. Quiet files wait for a filesystem event or the scan.',
       format: positiveInt('pollIntervalMs'),
       default: 250,
       env: 'LOGAGENT_POLL_INTERVAL_MS',

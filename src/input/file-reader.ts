@@ -39,6 +39,15 @@ const EMPTY = Buffer.alloc(0);
 
 /** A file that grew within this window is polled every pollIntervalMs; a quieter one waits for an event or the scan. */
 export const ACTIVE_WINDOW_MS = 2_000;
+/**
+ * A file that grew at its last check is checked again this soon, then ever
+ * less often (doubling) up to reader.pollIntervalMs: a steady writer's lines
+ * leave within a few tens of ms, and a file that stops costs a few extra
+ * checks. Measured at 10,000 lines/s (bench/compare, latency): a fixed
+ * 250 ms poll gave p99 write-to-append 251 ms at 2.7% of a core; 10 ms,
+ * 25 ms at 8.3%; 20 ms, 43 ms at 5.5%.
+ */
+const FAST_POLL_MS = 20;
 /** Below this much room, a reader waits for acknowledgements rather than reading crumbs. */
 const MIN_READ_BYTES = 4_096;
 
@@ -130,6 +139,8 @@ export class FileReader {
   private detachedAt: number | undefined;
   private lastGrowthAt: number;
   private active = true;
+  /** Delay before the next check of an active file (see FAST_POLL_MS). */
+  private activePollMs: number;
   /** Size at the last look from poll() or refreshLocation(). */
   private lastSize = 0;
   /** Budget bytes charged for the unfinished last line. */
@@ -165,6 +176,7 @@ export class FileReader {
     this.now = o.now ?? Date.now;
     this.hooks = o.hooks ?? {};
     this.splitter = new LineSplitter(o.reader.maxLineBytes, o.startOffset);
+    this.activePollMs = o.reader.pollIntervalMs;
     this.generation = new Generation(this, o.startOffset);
     this.head = o.head;
     this.tailBefore = o.tailBefore ?? EMPTY;
@@ -273,7 +285,7 @@ export class FileReader {
     if (this.closed) return undefined;
     const now = this.now();
     if (this.location !== 'at-path' || this.finishing) return this.cfg.pollIntervalMs;
-    if (this.active) return this.cfg.pollIntervalMs;
+    if (this.active) return this.activePollMs;
     if (this.splitter.hasPending) return Math.max(this.cfg.pollIntervalMs, this.lastGrowthAt + this.cfg.partialLineTimeoutMs - now);
     const event = this.pendingEventTimeoutMs();
     if (event !== undefined) return Math.max(this.cfg.pollIntervalMs, this.lastGrowthAt + event - now);
@@ -306,8 +318,13 @@ export class FileReader {
       this.restartAfterTruncation(facts.size);
     }
 
+    const offsetBefore = this.readOffset;
     const read = await this.readAvailable();
     if (this.closed) return 'closed';
+    this.activePollMs =
+      this.readOffset > offsetBefore
+        ? Math.min(FAST_POLL_MS, this.cfg.pollIntervalMs)
+        : Math.min(this.activePollMs * 2, this.cfg.pollIntervalMs);
     const now = this.now();
     const quietMs = now - this.lastGrowthAt;
     this.updateActivity(quietMs < ACTIVE_WINDOW_MS);
