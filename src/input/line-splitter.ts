@@ -199,7 +199,15 @@ export class LineSplitter {
         });
         runFrom = n;
       } else {
-        runs.push({ buffer: chunk, bufferOffset: base, first, ends: ends as number[], nexts: nexts as number[], truncated: false, partial: false });
+        runs.push({
+          buffer: chunk,
+          bufferOffset: base,
+          first,
+          ends: ends as number[],
+          nexts: nexts as number[],
+          truncated: false,
+          partial: false,
+        });
         ends = [];
         nexts = [];
       }

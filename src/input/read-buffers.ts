@@ -91,7 +91,7 @@ export class ReadBufferPool {
 
   /** The smallest class that holds `bytes`; -1 when none (too small to pool, or larger than a chunk). */
   private classOf(bytes: number): number {
-    if (bytes > this.chunkBytes || bytes < this.chunkBytes >> (CLASSES - 1) >> 1) return -1;
+    if (bytes > this.chunkBytes || bytes < (this.chunkBytes >> (CLASSES - 1)) >> 1) return -1;
     let k = 0;
     while (k + 1 < CLASSES && this.chunkBytes >> (k + 1) >= bytes) k++;
     return k;

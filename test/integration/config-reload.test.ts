@@ -281,7 +281,9 @@ test('check-config on a ConfigMap directory prints the effective inputs and name
     inputs: Array<{ name: string; topic: string; paths: string[]; startAt: string }>;
     kafka: { brokers: string[]; acks: string };
   };
-  assert.deepEqual(config.inputs, [{ name: 'web', topic: 'web_log', paths: ['/logs/web-*.log'], exclude: [], startAt: 'beginning', ...defaultRecordSettings() }]);
+  assert.deepEqual(config.inputs, [
+    { name: 'web', topic: 'web_log', paths: ['/logs/web-*.log'], exclude: [], startAt: 'beginning', ...defaultRecordSettings() },
+  ]);
   assert.deepEqual(config.kafka.brokers, ['k1:9092', 'k2:9092']);
   assert.equal(config.kafka.acks, 'all');
   assert.match(result.stderr, /kafka\.acks is set in .*config\.yaml and overridden by the environment \(KAFKA_ACKS\)/);

@@ -212,10 +212,7 @@ export class Producer {
    */
   private lingered(p: PartitionState, now: number): boolean {
     return (
-      this.o.lingerMs <= 0 ||
-      p.unacked.length === 0 ||
-      p.queuedBytes >= this.o.batchMaxBytes ||
-      now - p.firstQueuedAt >= this.o.lingerMs
+      this.o.lingerMs <= 0 || p.unacked.length === 0 || p.queuedBytes >= this.o.batchMaxBytes || now - p.firstQueuedAt >= this.o.lingerMs
     );
   }
 

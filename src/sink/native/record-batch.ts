@@ -55,7 +55,8 @@ export interface RecordHeaders {
 export { TRUNCATED_HEADER };
 const TRUNCATED_KEY = Buffer.from(TRUNCATED_HEADER);
 const TRUNCATED_VALUE = Buffer.from('true');
-const TRUNCATED_BYTES = varintSize(TRUNCATED_KEY.length) + TRUNCATED_KEY.length + varintSize(TRUNCATED_VALUE.length) + TRUNCATED_VALUE.length;
+const TRUNCATED_BYTES =
+  varintSize(TRUNCATED_KEY.length) + TRUNCATED_KEY.length + varintSize(TRUNCATED_VALUE.length) + TRUNCATED_VALUE.length;
 const SOURCE_KEY = Buffer.from(SOURCE_HEADER);
 const OFFSET_KEY = Buffer.from(OFFSET_HEADER);
 

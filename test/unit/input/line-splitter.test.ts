@@ -165,8 +165,7 @@ test('property: carrying the unfinished line into the next buffer (as the reader
         const s = new LineSplitter(maxLineBytes);
         // Copies taken when the lines come out, as a sink encodes them when it gets them.
         const got: Line[] = [];
-        const take = (runs: LineRun[] | LineRun | undefined) =>
-          got.push(...flat(runs).map((l) => ({ ...l, bytes: Buffer.from(l.bytes) })));
+        const take = (runs: LineRun[] | LineRun | undefined) => got.push(...flat(runs).map((l) => ({ ...l, bytes: Buffer.from(l.bytes) })));
         let prev = 0;
         let viewed: Buffer | undefined;
         for (const { cut, detach } of [...sorted, { cut: whole.length, detach: false }]) {

@@ -45,7 +45,10 @@ async function shipAll(t: TestContext, input: Omit<Partial<InputConfig>, 'paths'
     budgetBytes: 1 << 20, // room for ~10 reads ahead of the acknowledgements
     sink,
   });
-  assert.ok(await waitUntil(() => sink.received.length > 0 && sink.unacked.size === 0 && sink.shipped.length >= LINES, 10_000), 'every line acknowledged');
+  assert.ok(
+    await waitUntil(() => sink.received.length > 0 && sink.unacked.size === 0 && sink.shipped.length >= LINES, 10_000),
+    'every line acknowledged',
+  );
   return sink.shipped;
 }
 

@@ -132,7 +132,10 @@ for (const codec of ['gzip', 'snappy', 'lz4', 'zstd'] as const) {
 
 test('static headers come first on every record, then source and offset; two routes keep their own', async () => {
   const owner = new RecordingOwner();
-  const web = [['env', Buffer.from('prod')], ['team', Buffer.from('paiement-é')]] as const;
+  const web = [
+    ['env', Buffer.from('prod')],
+    ['team', Buffer.from('paiement-é')],
+  ] as const;
   const batches = [
     ...lineBatches(['a', 'bb'], { topic: 't', owner, linesPerBatch: 2, key: null, headers: web }),
     ...lineBatches(['ccc'], { topic: 't', owner, linesPerBatch: 1, key: null, headers: [['env', Buffer.from('dev')]] }),
@@ -148,9 +151,7 @@ test('static headers come first on every record, then source and offset; two rou
     const decoded = await kafkajsDecodeBatch(w.buf);
     assert.deepEqual(
       decoded.records.map((r) => Object.entries(r.headers).map(([k, v]) => `${k}=${v.toString()}`)),
-      batches.flatMap((b) =>
-        Array.from({ length: b.count }, (_, i) => b.headersAt(i).map(([k, v]) => `${k}=${v.toString()}`)),
-      ),
+      batches.flatMap((b) => Array.from({ length: b.count }, (_, i) => b.headersAt(i).map(([k, v]) => `${k}=${v.toString()}`))),
     );
     assert.deepEqual(Object.keys(decoded.records[0]!.headers), ['env', 'team', 'logagent.source', 'logagent.offset']);
     assert.equal(decoded.records[1]!.headers.team!.toString(), 'paiement-é');
