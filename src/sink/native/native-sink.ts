@@ -47,6 +47,8 @@ export interface NativeKafkaSinkOptions {
 }
 
 const ERROR_LOG_INTERVAL_MS = 30_000;
+/** Failing deliveries are logged as an error once they have failed this long (a warning before). */
+const ESCALATE_AFTER_MS = 5_000;
 
 export class NativeKafkaSink implements ManagedSink {
   private readonly logger: pino.Logger;
@@ -57,6 +59,8 @@ export class NativeKafkaSink implements ManagedSink {
   private closed = false;
   private started = false;
   private failing = false;
+  private failingSince = 0;
+  private escalated = false;
   private failedAttempts = 0;
   private lastErrorLogAt = 0;
   private lastError: { message: string; at: number } | undefined;
@@ -271,13 +275,29 @@ export class NativeKafkaSink implements ManagedSink {
     const now = Date.now();
     const authentication = this.auth.record(err, context);
     this.lastError = { message: authentication ?? errorMessage(err), at: now };
-    // The first failure and then one line every 30 s: an outage of hours must
+    // One warning when deliveries start failing (a topic just created has no
+    // leader for a moment; a broker restarts), an error once they have failed
+    // for ESCALATE_AFTER_MS, then one every 30 s: an outage of hours must
     // not flood the log, but must stay visible. Authentication failures have
     // their own line (AuthFailures).
-    if (authentication === undefined && (!this.failing || now - this.lastErrorLogAt > ERROR_LOG_INTERVAL_MS)) {
+    if (!this.failing) {
+      this.failingSince = now;
+      this.escalated = false;
+    }
+    const escalate = !this.escalated && now - this.failingSince >= ESCALATE_AFTER_MS;
+    const remind = this.escalated && now - this.lastErrorLogAt > ERROR_LOG_INTERVAL_MS;
+    if (authentication === undefined && (!this.failing || escalate || remind)) {
       this.lastErrorLogAt = now;
-      this.logger.error(
-        { err, errorType: (err as { type?: string }).type ?? err.name, context, attempt: this.failedAttempts, messages },
+      if (escalate) this.escalated = true;
+      this.logger[this.escalated ? 'error' : 'warn'](
+        {
+          err,
+          errorType: (err as { type?: string }).type ?? err.name,
+          context,
+          attempt: this.failedAttempts,
+          messages,
+          failingForMs: now - this.failingSince,
+        },
         'kafka delivery failed; retrying (lines wait on disk, nothing is dropped)',
       );
     }
