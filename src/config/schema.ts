@@ -605,7 +605,7 @@ export const schema = {
   inflightMaxBytes: {
     doc: `Memory budget of lines read but not yet acknowledged by Kafka (their bytes plus ${LINE_COST_BYTES} bytes per line and ${BATCH_COST_BYTES} per read batch) and unfinished last lines; readers wait when it is spent. Also bounds the lines a crash can repeat.`,
     format: positiveInt('inflightMaxBytes'),
-    default: 4 * MiB,
+    default: 8 * MiB,
     env: 'LOGAGENT_INFLIGHT_MAX_BYTES',
   },
   checkpoint: {

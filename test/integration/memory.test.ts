@@ -2,7 +2,7 @@
 // "never lose, never hang"). The in-flight budget charges what a line costs
 // in memory, not only its bytes, so two million tiny lines cost as much as
 // they weigh, and 100 KiB lines are held a few dozen at a time. Both tests
-// run the agent with its defaults (LOGAGENT_INFLIGHT_MAX_BYTES 4 MiB),
+// run the agent with its defaults (LOGAGENT_INFLIGHT_MAX_BYTES 8 MiB),
 // stop the only broker, append, sample RSS throughout, bring the broker
 // back, and check that every line arrived, once, in order.
 
