@@ -15,9 +15,11 @@ export function createPartitioner(name: PartitionerName, manualPartition: number
     case 'hash':
       return () => {
         const hashes = new Map<string, number>();
+        let unkeyed = 0;
         return ({ partitionMetadata, message }) => {
           const key = message.key;
-          if (key === null || key === undefined) return 0;
+          // Lines without a key are spread over the partitions, not all sent to partition 0.
+          if (key === null || key === undefined) return unkeyed++ % partitionMetadata.length;
           const id = typeof key === 'string' ? key : key.toString('latin1');
           let hash = hashes.get(id);
           if (hash === undefined) {

@@ -38,11 +38,17 @@ export class LinePartitioner {
       case 'manual':
         return whole(this.manualPartition);
       case 'hash': {
-        if (!batch.hasRecordKeys) return whole(batch.key === null ? 0 : this.hash(batch.key) % partitions);
+        // Lines without a key (key: none, or a line without the key field)
+        // are spread, a batch at a time (as the Java producer's sticky
+        // partitioner does), instead of all landing on partition 0.
+        if (!batch.hasRecordKeys)
+          return whole(batch.key === null ? this.sticky(batch.topic, partitions) : this.hash(batch.key) % partitions);
         // A key per record (key: field:<name>): each record where its key hashes.
+        let unkeyed: number | undefined;
         return group(batch, partitions, (i) => {
           const key = batch.keyAt(i);
-          return key === null ? 0 : this.hash(key) % partitions;
+          if (key === null) return (unkeyed ??= this.sticky(batch.topic, partitions));
+          return this.hash(key) % partitions;
         });
       }
       case 'round-robin': {
@@ -53,6 +59,13 @@ export class LinePartitioner {
       case 'random':
         return group(batch, partitions, () => Math.floor(this.random() * partitions));
     }
+  }
+
+  /** The next partition of a topic for lines without a key: one per batch, in turn. */
+  private sticky(topic: string, partitions: number): number {
+    const next = this.roundRobin.get(topic) ?? 0;
+    this.roundRobin.set(topic, (next + 1) % partitions);
+    return next % partitions;
   }
 
   private hash(key: string): number {

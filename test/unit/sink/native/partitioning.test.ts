@@ -12,7 +12,7 @@ const batch = (n: number, key: string | null = 'app.log') =>
     { topic: 't', owner: new RecordingOwner(), linesPerBatch: n, key },
   )[0]!;
 
-test('hash puts a whole batch on the partition Java’s producer picks for its key, null keys on 0; manual on the configured one', () => {
+test('hash puts a whole batch on the partition Java’s producer picks for its key; manual on the configured one', () => {
   const p = new LinePartitioner('hash', 0);
   for (const key of ['/var/log/app.log', 'ü', '']) {
     const placed = p.place(batch(10, key), 7);
@@ -21,8 +21,20 @@ test('hash puts a whole batch on the partition Java’s producer picks for its k
       [[javaPartition(Buffer.from(key), 7), 0, 10, null]],
     );
   }
-  assert.equal(p.place(batch(3, null), 7)[0]?.partition, 0);
   assert.equal(new LinePartitioner('manual', 5).place(batch(3), 7)[0]?.partition, 5);
+});
+
+test('hash spreads batches without a key over every partition, a whole batch at a time (key: none)', () => {
+  const p = new LinePartitioner('hash', 0);
+  const used = Array.from({ length: 14 }, () => {
+    const placed = p.place(batch(3, null), 7);
+    assert.equal(placed.length, 1, 'one batch, one partition');
+    return placed[0]!.partition;
+  });
+  assert.deepEqual(
+    [...new Set(used)].sort((a, b) => a - b),
+    [0, 1, 2, 3, 4, 5, 6],
+  );
 });
 
 test('round-robin and random place every line exactly once, in order within each partition; round-robin continues across batches', () => {
