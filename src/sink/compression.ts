@@ -19,8 +19,13 @@ import type { CompressionName } from '../config/config.ts';
 import { lz4Frame } from './lz4-frame.ts';
 
 const require = createRequire(import.meta.url);
-const snappy = require('snappyjs') as { compress(b: Uint8Array): Uint8Array; uncompress(b: Uint8Array): Uint8Array };
-const lz4 = require('lz4js') as { decompress(b: Uint8Array): Uint8Array };
+type Snappy = { compress(b: Uint8Array): Uint8Array; uncompress(b: Uint8Array): Uint8Array };
+type Lz4 = { decompress(b: Uint8Array): Uint8Array };
+// Loaded on first use: most agents never compress with snappy or read lz4.
+let snappyModule: Snappy | undefined;
+let lz4Module: Lz4 | undefined;
+const snappy = (): Snappy => (snappyModule ??= require('snappyjs') as Snappy);
+const lz4 = (): Lz4 => (lz4Module ??= require('lz4js') as Lz4);
 
 // xerial snappy-java framing: magic, version, compatible version, then
 // (length, block) pairs. The Java client writes it; consumers of our own
@@ -34,12 +39,12 @@ export function snappyUncompress(buffer: Buffer): Buffer {
     while (pos + 4 <= buffer.length) {
       const size = buffer.readUInt32BE(pos);
       pos += 4;
-      blocks.push(toBuffer(snappy.uncompress(buffer.subarray(pos, pos + size))));
+      blocks.push(toBuffer(snappy().uncompress(buffer.subarray(pos, pos + size))));
       pos += size;
     }
     return Buffer.concat(blocks);
   }
-  return toBuffer(snappy.uncompress(buffer));
+  return toBuffer(snappy().uncompress(buffer));
 }
 
 function toBuffer(u: Uint8Array): Buffer {
@@ -61,7 +66,7 @@ export async function compress(codec: CompressedCodec, input: Buffer): Promise<B
     case 'gzip':
       return gzip(input);
     case 'snappy':
-      return toBuffer(snappy.compress(input));
+      return toBuffer(snappy().compress(input));
     case 'lz4':
       return lz4Frame(input);
     case 'zstd':
@@ -76,7 +81,7 @@ export async function decompress(codec: CompressedCodec, input: Buffer): Promise
     case 'snappy':
       return snappyUncompress(input);
     case 'lz4':
-      return toBuffer(lz4.decompress(input));
+      return toBuffer(lz4().decompress(input));
     case 'zstd':
       return zstdDecompress(input);
   }
