@@ -39,6 +39,7 @@ import { compressionType, registerCodecs } from './codecs.ts';
 import { kafkajsSecurity, PLAINTEXT, type KafkaCredentials } from './credentials.ts';
 import kafkajs from './kafkajs.ts';
 import { TRUNCATED_HEADER, type LineBatch } from './line-batch.ts';
+import { DrainWaiters } from './drain-waiters.ts';
 import { createPartitioner } from './partitioner.ts';
 import type { ManagedSink } from './sink.ts';
 
@@ -98,7 +99,7 @@ export class KafkaSink implements ManagedSink {
   private queuedBytes = 0;
   private inflightLines = 0;
   private wake: (() => void) | undefined;
-  private drainWaiters: Array<() => void> = [];
+  private readonly drainWaiters = new DrainWaiters();
   private readonly stop = new AbortController();
   private loopDone: Promise<void> | undefined;
   private closed = false;
@@ -171,18 +172,7 @@ export class KafkaSink implements ManagedSink {
   async drain(signal?: AbortSignal): Promise<void> {
     while (this.pendingLines > 0) {
       signal?.throwIfAborted();
-      await new Promise<void>((resolve, reject) => {
-        const done = (): void => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        };
-        const onAbort = (): void => {
-          this.drainWaiters = this.drainWaiters.filter((w) => w !== done);
-          reject(signal?.reason);
-        };
-        this.drainWaiters.push(done);
-        signal?.addEventListener('abort', onAbort, { once: true });
-      });
+      await this.drainWaiters.next(signal);
     }
   }
 
@@ -333,9 +323,7 @@ export class KafkaSink implements ManagedSink {
 
   private notifyDrained(): void {
     if (this.pendingLines > 0) return;
-    const waiters = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const w of waiters) w();
+    this.drainWaiters.wakeAll();
   }
 
   /** Takes lines from the queue, in order, up to the request limits; a batch may be split across requests. */

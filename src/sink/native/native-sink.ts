@@ -33,6 +33,7 @@ import { nativeOptions, type NativeProducerOptions } from './options.ts';
 import { Producer, type RequestReport } from './producer.ts';
 import { LogagentHeaders } from './record-batch.ts';
 import { saslAuthenticator } from './sasl.ts';
+import { DrainWaiters } from '../drain-waiters.ts';
 
 export interface NativeKafkaSinkOptions {
   config: KafkaConfig;
@@ -65,7 +66,7 @@ export class NativeKafkaSink implements ManagedSink {
   private lastErrorLogAt = 0;
   private lastError: { message: string; at: number } | undefined;
   private lastAckAt: number | undefined;
-  private drainWaiters: Array<() => void> = [];
+  private readonly drainWaiters = new DrainWaiters();
   /** Batches sent before start(), held back (ManagedSink). */
   private held: LineBatch[] = [];
   /** Batches not fully acknowledged, oldest first: what handOver() gives back. One entry per batch, none per line. */
@@ -202,18 +203,7 @@ export class NativeKafkaSink implements ManagedSink {
   async drain(signal?: AbortSignal): Promise<void> {
     while (this.pending > 0) {
       signal?.throwIfAborted();
-      await new Promise<void>((resolve, reject) => {
-        const done = (): void => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        };
-        const onAbort = (): void => {
-          this.drainWaiters = this.drainWaiters.filter((w) => w !== done);
-          reject(signal?.reason);
-        };
-        this.drainWaiters.push(done);
-        signal?.addEventListener('abort', onAbort, { once: true });
-      });
+      await this.drainWaiters.next(signal);
     }
   }
 
@@ -252,9 +242,7 @@ export class NativeKafkaSink implements ManagedSink {
     else if (r.failedLines === 0) this.recovered(r.records);
     if (this.pending <= 0) {
       this.pending = 0;
-      const waiters = this.drainWaiters;
-      this.drainWaiters = [];
-      for (const w of waiters) w();
+      this.drainWaiters.wakeAll();
     }
   }
 
