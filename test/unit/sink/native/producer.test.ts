@@ -15,6 +15,7 @@ import { LogagentHeaders } from '../../../../src/sink/native/record-batch.ts';
 import type { Api, MetadataResponse } from '../../../../src/sink/native/protocol.ts';
 import { Writer } from '../../../../src/sink/native/wire.ts';
 import { lineBatches, RecordingOwner } from '../../../support/line-batches.ts';
+import { waitUntil } from '../../wait.ts';
 
 interface HeldProduce {
   readonly request: ProduceRequest;
@@ -108,7 +109,16 @@ function setup(overrides: Partial<NativeProducerOptions> = {}) {
   return { connection, producer, owner, reports };
 }
 
-const tick = () => new Promise((r) => setTimeout(r, 5));
+/**
+ * Waits (up to 2 s, so a loaded machine cannot fail a test) until what the
+ * producer should do next has happened, then 5 ms more, so that anything it
+ * must not do (acknowledge early, send twice) has had its chance to show.
+ */
+async function settled(cond: () => boolean): Promise<boolean> {
+  const ok = await waitUntil(cond, 2_000);
+  await new Promise((r) => setTimeout(r, 5));
+  return ok;
+}
 
 function answer(held: HeldProduce, errorCode = 0): void {
   held.resolve({
@@ -130,19 +140,18 @@ function answer(held: HeldProduce, errorCode = 0): void {
 test('nothing is acknowledged before the broker answers; an unanswered request is sent again, and its lines are acknowledged once', async () => {
   const { connection, producer, owner } = setup();
   for (const b of lineBatches(['a', 'b', 'c', 'd'], { topic: 't', owner, linesPerBatch: 2 })) producer.add(b);
-  await tick();
+  await settled(() => connection.produce.length >= 1);
   assert.equal(connection.produce.length, 1, 'one batch alone until the broker acknowledged one');
   assert.equal(owner.acked.length, 0, 'nothing acknowledged while the request is unanswered');
   connection.produce.shift()!.reject(new Error('deadline passed')); // our deadline: the outcome is unknown
-  await tick();
+  await settled(() => connection.produce.length >= 1);
   assert.equal(owner.acked.length, 0, 'a request that got no answer acknowledges nothing');
   assert.equal(connection.produce.length, 1, 'sent again');
   answer(connection.produce.shift()!);
-  await tick();
+  await settled(() => owner.ackedLines >= 2);
   assert.ok(owner.ackedLines >= 2);
-  while (connection.produce.length > 0) {
-    answer(connection.produce.shift()!);
-    await tick();
+  while (owner.ackedLines < 4 && (await settled(() => connection.produce.length > 0 || owner.ackedLines >= 4))) {
+    if (connection.produce.length > 0) answer(connection.produce.shift()!);
   }
   assert.equal(owner.ackedLines, 4);
   assert.equal(owner.acked.length, 2, 'each batch acknowledged once');
@@ -153,9 +162,9 @@ test('several produce requests are in flight at once, at most 5 per broker, with
   const { connection, producer, owner } = setup({ batchMaxBytes: 40 });
   const lines = Array.from({ length: 40 }, (_, i) => `line-${i}`);
   for (const b of lineBatches(lines, { topic: 't', owner, linesPerBatch: 4 })) producer.add(b);
-  await tick();
+  await settled(() => connection.produce.length >= 1);
   answer(connection.produce.shift()!); // the first batch confirms the producer id on the partition
-  await tick();
+  await settled(() => connection.produce.length >= 5);
   assert.equal(connection.produce.length, 5, 'five requests in flight');
   // Record batch header: baseSequence at byte 53, record count at 57.
   const batches = connection.produce.map((h) => {
@@ -165,9 +174,8 @@ test('several produce requests are in flight at once, at most 5 per broker, with
     return { sequence: w.buf.readInt32BE(53), records: w.buf.readInt32BE(57) };
   });
   for (let i = 1; i < batches.length; i++) assert.equal(batches[i]!.sequence, batches[i - 1]!.sequence + batches[i - 1]!.records);
-  while (connection.produce.length > 0) {
-    answer(connection.produce.shift()!);
-    await tick();
+  while (owner.ackedLines < 40 && (await settled(() => connection.produce.length > 0 || owner.ackedLines >= 40))) {
+    if (connection.produce.length > 0) answer(connection.produce.shift()!);
   }
   assert.equal(owner.ackedLines, 40);
   await producer.close(10);
@@ -176,15 +184,14 @@ test('several produce requests are in flight at once, at most 5 per broker, with
 test('NOT_LEADER_OR_FOLLOWER asks for new metadata, and the lines go again', async () => {
   const { connection, producer, owner } = setup();
   for (const b of lineBatches(['a', 'b'], { topic: 't', owner, linesPerBatch: 2 })) producer.add(b);
-  await tick();
+  await settled(() => connection.produce.length >= 1);
   const before = connection.metadataCalls;
   answer(connection.produce.shift()!, 6);
-  await tick();
-  await tick();
+  await settled(() => connection.metadataCalls > before && connection.produce.length >= 1);
   assert.ok(connection.metadataCalls > before, 'metadata refreshed');
   assert.equal(owner.acked.length, 0);
   answer(connection.produce.shift()!);
-  await tick();
+  await settled(() => owner.ackedLines >= 2);
   assert.equal(owner.ackedLines, 2);
   await producer.close(10);
 });
