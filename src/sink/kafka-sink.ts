@@ -38,7 +38,7 @@ import { AuthFailures } from './auth-failures.ts';
 import { compressionType, registerCodecs } from './codecs.ts';
 import { kafkajsSecurity, PLAINTEXT, type KafkaCredentials } from './credentials.ts';
 import kafkajs from './kafkajs.ts';
-import { TRUNCATED_HEADER, type LineBatch } from './line-batch.ts';
+import type { LineBatch } from './line-batch.ts';
 import { DrainWaiters } from './drain-waiters.ts';
 import { createPartitioner } from './partitioner.ts';
 import type { ManagedSink } from './sink.ts';
@@ -65,11 +65,6 @@ export interface KafkaStatus {
 }
 
 const MAX_REQUEST_MESSAGES = 20_000;
-/** Per-record bytes besides key and value in a v2 record batch (length, attributes, deltas, header count), rounded up. */
-const RECORD_OVERHEAD_BYTES = 24;
-const TRUNCATED_HEADER_BYTES = TRUNCATED_HEADER.length + 4 + 4;
-/** logagent.source and logagent.offset: names, an offset of up to 15 digits, varints (the source's own length is added per batch). */
-const DEDUP_HEADER_BYTES = 'logagent.source'.length + 'logagent.offset'.length + 15 + 8;
 /** TCP keepalive probes on broker connections (kafkajs's own default). */
 const KEEP_ALIVE_DELAY_MS = 60_000;
 
@@ -333,19 +328,10 @@ export class KafkaSink implements ManagedSink {
     let lines = 0;
     while (this.queueHead < this.queue.length && lines < MAX_REQUEST_MESSAGES) {
       const batch = this.queue[this.queueHead] as LineBatch;
-      const keyBytes = batch.key === null ? 0 : Buffer.byteLength(batch.key);
-      const staticHeaderBytes =
-        (batch.headers ?? []).reduce((n, [k, v]) => n + k.length + v.length + 4, 0) + batch.source.length + DEDUP_HEADER_BYTES;
       const from = this.headLine;
       let to = from;
       while (to < batch.count && lines < MAX_REQUEST_MESSAGES) {
-        const recordKeyBytes = batch.hasRecordKeys ? Buffer.byteLength(batch.keyAt(to) ?? '') : keyBytes;
-        const size =
-          batch.valueLength(to) +
-          recordKeyBytes +
-          RECORD_OVERHEAD_BYTES +
-          staticHeaderBytes +
-          (batch.isTruncated(to) ? TRUNCATED_HEADER_BYTES : 0);
+        const size = batch.recordSizeBound(to);
         if (lines > 0 && bytes + size > this.config.batchMaxBytes) break;
         bytes += size;
         lines++;

@@ -27,6 +27,11 @@ export const SOURCE_HEADER = 'logagent.source';
 export const OFFSET_HEADER = 'logagent.offset';
 export const TRUNCATED_HEADER = 'logagent.truncated';
 
+/** A record's fixed fields at their largest: length, attributes, timestamp delta, offset delta, key and value lengths (varints). */
+const RECORD_OVERHEAD_BYTES = 5 + 1 + 10 + 5 + 5 + 5;
+/** The logagent.truncated header: name, "true" and their varints. */
+const TRUNCATED_HEADER_BYTES = 1 + TRUNCATED_HEADER.length + 1 + 'true'.length;
+
 export interface LineBatchInit {
   readonly owner: BatchOwner;
   readonly seq: number;
@@ -147,6 +152,38 @@ export class LineBatch {
   /** Whether records may have different keys (the partitioner then places them one by one). */
   get hasRecordKeys(): boolean {
     return this.keys !== undefined;
+  }
+
+  /**
+   * Upper bound of record i's bytes in a record batch, before compression:
+   * value, key, static headers, logagent.source and logagent.offset, the
+   * truncation mark, and the record's own varints. Batches are cut by it, so
+   * it must not fall short: the broker refuses a batch over its
+   * message.max.bytes (1 MiB by default), and resending it split costs a
+   * round trip.
+   */
+  recordSizeBound(i: number): number {
+    const key = this.keys ? Buffer.byteLength(this.keys[i] ?? '') : this.keyBytes();
+    return this.valueLength(i) + key + this.headerBytes() + RECORD_OVERHEAD_BYTES + (this.isTruncated(i) ? TRUNCATED_HEADER_BYTES : 0);
+  }
+
+  private cachedKeyBytes = -1;
+  private keyBytes(): number {
+    if (this.cachedKeyBytes < 0) this.cachedKeyBytes = this.key === null ? 0 : Buffer.byteLength(this.key);
+    return this.cachedKeyBytes;
+  }
+
+  private cachedHeaderBytes = -1;
+  /** Headers of every record, with their count: static ones, logagent.source, logagent.offset (up to 15 digits); varints at their largest. */
+  private headerBytes(): number {
+    if (this.cachedHeaderBytes < 0) {
+      let n = 5;
+      n += 1 + SOURCE_HEADER.length + 5 + Buffer.byteLength(this.source);
+      n += 1 + OFFSET_HEADER.length + 1 + 15;
+      for (const [k, v] of this.headers ?? []) n += 5 + Buffer.byteLength(k) + 5 + v.length;
+      this.cachedHeaderBytes = n;
+    }
+    return this.cachedHeaderBytes;
   }
 
   valueLength(i: number): number {

@@ -26,12 +26,16 @@ export interface StreamOptions {
   readAt?: number;
   /** The route's static headers. */
   headers?: StaticHeaders;
+  /** File offset of the first line (default 0). */
+  startOffset?: number;
+  /** The logagent.source value (default: the identity). */
+  source?: string;
 }
 
 /** Splits `lines` into batches of `linesPerBatch`, each over its own buffer with '\n' terminators. */
 export function lineBatches(lines: readonly (string | Buffer)[], o: StreamOptions): LineBatch[] {
   const out: LineBatch[] = [];
-  let offset = 0;
+  let offset = o.startOffset ?? 0;
   for (let start = 0, seq = 0; start < lines.length; start += o.linesPerBatch, seq++) {
     const chunk = lines.slice(start, start + o.linesPerBatch).map((l) => (typeof l === 'string' ? Buffer.from(l) : l));
     const buffer = Buffer.concat(chunk.flatMap((b) => [b, Buffer.from('\n')]));
@@ -48,6 +52,7 @@ export function lineBatches(lines: readonly (string | Buffer)[], o: StreamOption
         owner: o.owner,
         seq,
         identity: '1:1',
+        source: o.source,
         topic: o.topic,
         key: o.key === undefined ? 'app.log' : o.key,
         buffer,

@@ -61,9 +61,6 @@
 import type { LineBatch } from '../line-batch.ts';
 import { lineOf, NO_STAMP, type Slice, type Stamp } from './record-batch.ts';
 
-/** Per-record bytes besides key and value in a v2 record batch (length, attributes, deltas, header count), rounded up. */
-export const RECORD_OVERHEAD_BYTES = 24;
-const TRUNCATED_HEADER_BYTES = 'logagent.truncated'.length + 4 + 4;
 const MAX_SEQUENCE = 0x7fffffff;
 const MAX_EPOCH = 0x7fff;
 /** After this long without an acknowledgement the broker may have dropped our producer state: confirm it again (6). */
@@ -101,10 +98,6 @@ export interface OutcomeEffects {
   readonly needsProducerId: boolean;
   /** What a too-large batch became (for logs and metrics). */
   readonly tooLarge?: { split: boolean; batch: LineBatch; line: number; bytes: number; keptBytes: number; lines: number };
-}
-
-export function estimateLineBytes(batch: LineBatch, i: number, keyBytes: number): number {
-  return batch.valueLength(i) + keyBytes + RECORD_OVERHEAD_BYTES + (batch.isTruncated(i) ? TRUNCATED_HEADER_BYTES : 0);
 }
 
 export class PartitionState {
@@ -248,10 +241,9 @@ export class PartitionState {
     while (this.queueHead < this.queue.length) {
       const s = this.queue[this.queueHead] as Slice;
       const batch = s.batch;
-      const keyBytes = batch.key === null ? 0 : Buffer.byteLength(batch.key);
       let k = s.from;
       for (; k < s.to; k++) {
-        const size = estimateLineBytes(batch, lineOf(s, k), keyBytes);
+        const size = batch.recordSizeBound(lineOf(s, k));
         if (lines > 0 && bytes + size > maxBytes) break;
         bytes += size;
         lines++;

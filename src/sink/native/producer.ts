@@ -30,7 +30,7 @@ import {
   UNKNOWN_PRODUCER_ID,
 } from './errors.ts';
 import { LinePartitioner } from './partitioning.ts';
-import { PartitionState, estimateLineBytes, type Outcome, type OutcomeEffects, type WireBatch } from './partition-state.ts';
+import { PartitionState, type Outcome, type OutcomeEffects, type WireBatch } from './partition-state.ts';
 import { Produce, type ProduceResponse, type ProduceTopic } from './produce.ts';
 import { ZERO_UUID } from './protocol.ts';
 import { encodeBatch, KeyCache, type EncodedBatch, type RecordHeaders } from './record-batch.ts';
@@ -126,7 +126,6 @@ export class Producer {
 
   private place(topic: TopicState, batch: LineBatch): void {
     const now = this.o.now();
-    const keyBytes = batch.key === null ? 0 : Buffer.byteLength(batch.key);
     for (const { partition, slice } of this.partitioner.place(batch, topic.partitions.length)) {
       let p = topic.partitions[partition];
       if (!p) {
@@ -135,7 +134,7 @@ export class Producer {
         topic.partitions[partition] = p;
       }
       let bytes = 0;
-      for (let k = slice.from; k < slice.to; k++) bytes += estimateLineBytes(batch, slice.lines === null ? k : slice.lines[k]!, keyBytes);
+      for (let k = slice.from; k < slice.to; k++) bytes += batch.recordSizeBound(slice.lines === null ? k : slice.lines[k]!);
       p.enqueue(slice, bytes, now);
     }
   }

@@ -9,6 +9,9 @@ import { Sizer, Writer } from '../../../../src/sink/native/wire.ts';
 import { lineBatches, RecordingOwner } from '../../../support/line-batches.ts';
 import { kafkajsDecodeBatch, kafkajsProduceV3, long } from './kafkajs-internals.ts';
 
+/** A v2 record batch's header, before its records (baseOffset to records count). */
+const RECORD_BATCH_HEADER_BYTES = 61;
+
 interface Input {
   readonly batches: LineBatch[];
   readonly stamp: Stamp;
@@ -178,4 +181,65 @@ test('a cut line is written cut and marked truncated; the rest of its batch is u
       ['cc', ['logagent.source', 'logagent.offset']],
     ],
   );
+});
+
+test('property: a batch cut by recordSizeBound fits: no record is larger on the wire than its bound', async () => {
+  const bounded = fc.record({
+    lines: fc.array(fc.uint8Array({ maxLength: 400 }), { minLength: 1, maxLength: 30 }),
+    key: fc.option(fc.string({ unit: 'grapheme', maxLength: 60 }), { nil: null }),
+    truncated: fc.boolean(),
+    startOffset: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 2 ** 50 })),
+    source: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 80 }),
+    headers: fc.array(fc.tuple(fc.string({ unit: 'grapheme', maxLength: 40 }), fc.uint8Array({ maxLength: 200 })), { maxLength: 4 }),
+  });
+  await fc.assert(
+    fc.asyncProperty(bounded, async ({ lines, key, truncated, startOffset, source, headers }) => {
+      const [batch] = lineBatches(
+        lines.map((l) => Buffer.from(l.map((b) => (b === 0x0a ? 0x20 : b)))),
+        {
+          topic: 't',
+          owner: new RecordingOwner(),
+          linesPerBatch: lines.length,
+          key,
+          truncated: truncated && lines.length === 1,
+          startOffset,
+          source,
+          headers: headers.map(([k, v]) => [k, Buffer.from(v)] as const),
+        },
+      );
+      const headersOfRecords = new LogagentHeaders();
+      const keys = new KeyCache();
+      for (let i = 0; i < batch!.count; i++) {
+        const one: Slice = { batch: batch!, from: i, to: i + 1, lines: null };
+        const encoded = await encodeBatch('none', { slices: [one], stamp: NO_STAMP }, headersOfRecords, keys);
+        const recordBytes = encoded.size - RECORD_BATCH_HEADER_BYTES;
+        assert.ok(
+          recordBytes <= batch!.recordSizeBound(i),
+          `record ${i}: ${recordBytes} bytes on the wire, bound ${batch!.recordSizeBound(i)}`,
+        );
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('recordSizeBound stays close for ordinary lines (it sizes every request)', async () => {
+  const lines = Array.from({ length: 1000 }, (_, i) => `${String(i).padStart(9, '0')} ${'x'.repeat(190)}`);
+  const [batch] = lineBatches(lines, {
+    topic: 't',
+    owner: new RecordingOwner(),
+    linesPerBatch: 1000,
+    key: '/var/log/app/access.log',
+    source: '2049:1234567@1796219913256',
+  });
+  const encoded = await encodeBatch(
+    'none',
+    { slices: [{ batch: batch!, from: 0, to: 1000, lines: null }], stamp: NO_STAMP },
+    new LogagentHeaders(),
+    new KeyCache(),
+  );
+  let bound = 0;
+  for (let i = 0; i < 1000; i++) bound += batch!.recordSizeBound(i);
+  const actual = encoded.size - RECORD_BATCH_HEADER_BYTES;
+  assert.ok(bound >= actual && bound <= actual * 1.25, `bound ${bound} for ${actual} bytes`);
 });
