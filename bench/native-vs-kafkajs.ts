@@ -14,7 +14,14 @@
 //   source scripts/env.sh
 //   KAFKA_LOCAL_DIR=/tmp/bench-kafka KAFKA_LOCAL_PORT=39092 bash scripts/kafka-local.sh start
 //   node bench/native-vs-kafkajs.ts --brokers 127.0.0.1:39092 [--lines 1000000] [--partitioner hash|round-robin]
-//        [--compression none|gzip|snappy|lz4|zstd] [--runs 1] [--only native|kafkajs]
+//        [--compression none|gzip|snappy|lz4|zstd] [--runs 1] [--only native|kafkajs|platformatic|platformatic-nonidem]
+//
+// platformatic and platformatic-nonidem measure @platformatic/kafka (not a
+// dependency: `npm install --no-save @platformatic/kafka@2.12.1` first) fed
+// the same chunks, each line a message of one send() per chunk, with the
+// same bound on unacknowledged bytes; idempotent (its idempotent producer
+// keeps one request in flight) and not. The topic is created first (its
+// producer does not create topics unless told to).
 //
 // The children run this file bundled to plain JavaScript by esbuild
 // (packages stay in node_modules) with the bin's V8 flags, as the agent
@@ -120,7 +127,78 @@ function makeChunk(buffer: Buffer, from: number, count: number, payload: Buffer,
   });
 }
 
+/** The module is not a dependency: named through a variable so that the typecheck does not look for it. */
+const PLATFORMATIC = '@platformatic/kafka';
+
+interface PlatformaticProducer {
+  send(options: { messages: Array<{ topic: string; key: Buffer; value: Buffer }> }): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+async function platformaticChild(kind: string, topic: string): Promise<void> {
+  const mod = (await import(PLATFORMATIC)) as {
+    Producer: new (options: Record<string, unknown>) => PlatformaticProducer;
+    ProduceAcks: { ALL: number };
+  };
+  const producer = new mod.Producer({
+    clientId: 'bench',
+    bootstrapBrokers: args.brokers.split(','),
+    acks: mod.ProduceAcks.ALL,
+    idempotent: kind === 'platformatic',
+    ...(args.compression === 'none' ? {} : { compression: args.compression }),
+  });
+  const startRssMiB = process.memoryUsage().rss / 1024 / 1024;
+  const payload = Buffer.alloc(LINE_BYTES + 64);
+  for (let i = 0; i < payload.length; i++) payload[i] = 0x21 + ((i * 7919) % 94);
+  const key = Buffer.from('/var/log/app/access.log');
+  const lineLen = LINE_BYTES + 1;
+  const perChunk = Math.max(1, Math.floor(CHUNK_BYTES / lineLen));
+  let inflight = 0;
+  let acked = 0;
+  let failed: unknown;
+  let wake: (() => void) | undefined;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const sends: Array<Promise<unknown>> = [];
+  for (let from = 0; from < N; from += perChunk) {
+    while (inflight > BUDGET_BYTES) await new Promise<void>((r) => (wake = r));
+    if (failed) throw new Error('send failed', { cause: failed });
+    const count = Math.min(perChunk, N - from);
+    const buffer = Buffer.allocUnsafe(count * lineLen);
+    const messages: Array<{ topic: string; key: Buffer; value: Buffer }> = [];
+    for (let i = 0; i < count; i++) {
+      const o = i * lineLen;
+      for (let d = 8, n = from + i; d >= 0; d--, n = Math.floor(n / 10)) buffer[o + d] = 0x30 + (n % 10);
+      buffer[o + 9] = 0x20;
+      payload.copy(buffer, o + 10, (from + i) % 64, ((from + i) % 64) + LINE_BYTES - 10);
+      messages.push({ topic, key, value: buffer.subarray(o, o + LINE_BYTES) });
+    }
+    inflight += buffer.length;
+    sends.push(
+      producer.send({ messages }).then(
+        () => {
+          inflight -= buffer.length;
+          acked += count;
+          wake?.();
+        },
+        (err: unknown) => {
+          failed = err;
+          wake?.();
+        },
+      ),
+    );
+  }
+  await Promise.all(sends);
+  if (failed) throw new Error('send failed', { cause: failed });
+  const wallS = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const result: Result = { sink: kind, wallS, cpuS: (cpu.user + cpu.system) / 1e6, peakRssMiB: peakRssMiB(), startRssMiB, acked };
+  await producer.close();
+  process.stdout.write(JSON.stringify(result) + '\n');
+}
+
 async function child(kind: string, topic: string): Promise<void> {
+  if (kind.startsWith('platformatic')) return platformaticChild(kind, topic);
   const config = kafkaConfig(Number(args.partitions));
   const logger = pino({ level: 'warn' }, pino.destination(2));
   const metrics = new Metrics();
@@ -173,6 +251,11 @@ async function child(kind: string, topic: string): Promise<void> {
   process.stdout.write(JSON.stringify(result) + '\n');
 }
 
+async function createTopic(topic: string, partitions: number, replication: number, brokers: string): Promise<void> {
+  const helpers = await import('../test/integration/helpers.ts');
+  await helpers.createTopic(topic, partitions, replication, brokers);
+}
+
 async function endOffsets(topic: string): Promise<number> {
   const { kafkaClient } = await import('../test/integration/helpers.ts');
   const admin = kafkaClient(args.brokers).admin();
@@ -221,7 +304,7 @@ function runChild(script: string, kind: string, topic: string): Promise<Result> 
 
 async function main(): Promise<void> {
   if (args.child) return child(args.child, args.topic as string);
-  const kinds = args.only ? [args.only] : ['native', 'kafkajs'];
+  const kinds = args.only ? args.only.split(',') : ['native', 'kafkajs'];
   const script = await bundle();
   console.log(
     `${N} lines of ${LINE_BYTES} B, acks=all, ${args.partitions} partitions, partitioner ${args.partitioner}, compression ${args.compression}, node ${process.version}`,
@@ -231,6 +314,7 @@ async function main(): Promise<void> {
   for (let run = 0; run < Number(args.runs); run++) {
     for (const kind of kinds) {
       const topic = `bench-${kind}-${randomUUID().slice(0, 8)}`;
+      if (kind.startsWith('platformatic')) await createTopic(topic, Number(args.partitions), 1, args.brokers);
       const r = await runChild(script, kind, topic);
       const stored = await endOffsets(topic);
       console.log(
