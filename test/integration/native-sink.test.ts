@@ -177,6 +177,24 @@ test('a request over the broker’s message.max.bytes is split, and a single lin
   }
 });
 
+test('full batches of ordinary lines fit the broker’s limit: their headers are counted, nothing is refused as too large', async (t) => {
+  const topic = uniqueTopic('native-fit');
+  // ~5 MB of 200-byte lines with a file-path key and the source/offset
+  // headers: requests fill up to a 1 MiB batch (the default) while others are
+  // in flight, so an estimate that leaves the headers out overshoots the
+  // broker's message.max.bytes (1 MiB) and gets refused.
+  const { sink, logs } = startSink(t, { lingerMs: 20, batchMaxBytes: 1024 * 1024 });
+  const lines = numberedLines(0, 20_000, 190);
+  const { owner } = sendLines(sink, topic, lines, { linesPerBatch: 1_300, key: '/var/log/app/access.log' });
+  await delivered(sink, 60_000);
+  assert.equal(owner.ackedLines, 20_000);
+  assert.deepEqual(
+    logs.filter((l) => /too large|OUT_OF_ORDER/.test(`${l.msg} ${JSON.stringify(l.err ?? '')}`)).map((l) => l.msg),
+    [],
+  );
+  assertExactlyOnceInOrder(await consumeAllRaw(t, topic, { expected: 20_000 }), 20_000);
+});
+
 test('a sink replaced while it cannot deliver hands its batches over, and the next one delivers them whole, ahead of what came after', async (t) => {
   const topic = uniqueTopic('native-handover');
   const unreachable = await freePort();
