@@ -395,7 +395,10 @@ export class FileRegistry {
         if (facts.identity !== identity && this.readers.has(facts.identity)) return; // replaced since the stat, and open already
         const known = this.o.store.get(facts.identity) !== undefined;
         const plan = await planFor(handle, path, facts.identity, facts.size, how.presentAtStart, claim.startAt, this.o.store);
-        if (how.detached && plan.action !== 'resume') return; // not the file the checkpoint was taken on
+        // A renamed file at an unfinished checkpointed identity whose content
+        // changed (truncated and rewritten before the rename, never seen by
+        // the agent) is read from its start: skipping it loses those lines.
+        if (how.detached && plan.action !== 'resume' && plan.action !== 'start-over') return;
         if (plan.action === 'start-over' && plan.reason.startsWith('truncated')) this.o.metrics.truncations.inc();
         this.logger.info(
           {
